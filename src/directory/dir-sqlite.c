@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int postie_placeholder_dir_sqlite;

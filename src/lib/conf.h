@@ -1,0 +1,102 @@
+/* conf: the configuration. One table (conf-keys.c) defines every key: name,
+ * type, default, bounds, group and one line of docs. The parser, `postie
+ * config show` and the key reference in docs/configuration.md all come from
+ * it. The master parses; children inherit the parsed result. */
+#ifndef POSTIE_CONF_H
+#define POSTIE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/str.h"
+
+#define CONF_DEFAULT_PATH	"/etc/postie/postie.conf"
+#define CONF_FILE_MAX		(1024 * 1024)
+#define CONF_LINE_MAX		4096
+
+/* Field names are the key names (STYLE.md 3). */
+struct config {
+	char		*config_file;	/* absolute path it was read from */
+
+	/* general */
+	char		*hostname;
+	char		*data_dir;
+	char		*mail_root;
+	char		*mail_user;
+	uint64_t	 worker_processes;
+	uint64_t	 offload_threads;
+
+	/* logging */
+	bool		 log_syslog;
+	char		*syslog_facility;
+	struct strv	 log_debug;
+
+	/* tls */
+	char		*tls_cert_file;
+	char		*tls_key_file;
+
+	/* listeners */
+	struct strv	 smtp_listen;
+	struct strv	 submission_listen;
+	struct strv	 submissions_listen;
+	struct strv	 lmtp_listen;
+	struct strv	 imap_listen;
+	struct strv	 imaps_listen;
+	struct strv	 pop3_listen;
+	struct strv	 pop3s_listen;
+
+	/* directory */
+	char		*directory_backend;
+	char		*sqlite_path;
+	char		*recipient_delimiter;
+	uint64_t	 alias_max_depth;
+	uint64_t	 alias_max_targets;
+};
+
+enum conf_type {
+	CONF_STRING,	/* free text */
+	CONF_PATH,	/* relative to data_dir (data_dir: to the file) */
+	CONF_ENUM,	/* one of the words in .choices */
+	CONF_NUMBER,	/* decimal, min..max */
+	CONF_SIZE,	/* bytes: 10M, 1G */
+	CONF_DURATION,	/* seconds: 30s, 5m, 4h, 5d */
+	CONF_BOOL,	/* yes/no */
+	CONF_LIST,	/* comma or space separated words */
+};
+
+struct conf_key {
+	const char	*name;
+	enum conf_type	 type;
+	const char	*group;
+	const char	*def;		/* default, as it would be written */
+	uint64_t	 min, max;	/* NUMBER, SIZE, DURATION */
+	const char	*choices;	/* ENUM: "a|b|c" */
+	size_t		 offset;	/* into struct config */
+	const char	*doc;		/* one line */
+};
+
+extern const struct conf_key conf_keys[];
+extern const size_t conf_nkeys;
+
+/* Defaults only (data_dir: dir_hint, or the current directory). */
+void	conf_defaults(struct config *cfg, const char *dir_hint);
+/* Read and check a file; on error *error_r is "file:line: key: reason". */
+int	conf_load(const char *path, struct config *cfg, char **error_r)
+	    __attribute__((warn_unused_result));
+/* Parse text (fuzzing, tests); file names the source in errors. */
+int	conf_parse(const char *file, const char *dir, const char *text,
+	    size_t len, struct config *cfg, char **error_r)
+	    __attribute__((warn_unused_result));
+void	conf_free(struct config *cfg);
+
+/* Print "key = value" for every key (only changed ones if !all). */
+void	conf_show(FILE *fp, const struct config *cfg, bool all);
+/* The value of one key as text (heap). */
+char	*conf_value_string(const struct config *cfg, const struct conf_key *k);
+const struct conf_key *conf_key_find(const char *name);
+/* Markdown reference of every key (docs/configuration.md). */
+void	conf_doc(FILE *fp);
+
+#endif
