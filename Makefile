@@ -48,6 +48,8 @@ fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 install: build
+	meson configure build -Dprefix=$(PREFIX) -Dsbindir=sbin
+	ninja -C build
 	DESTDIR=$(DESTDIR) meson install -C build --no-rebuild --quiet
 	ln -sf postie $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf postie $(DESTDIR)$(SBINDIR)/mailq

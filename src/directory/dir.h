@@ -123,6 +123,7 @@ struct dir_target {
 struct dir_resolution {
 	enum dir_status		 status;
 	bool			 local_domain;	/* the input's domain is ours */
+	bool			 aliased;	/* an alias was expanded */
 	struct dir_target	*targets;	/* from the pool */
 	size_t			 ntargets;
 	const char		*error;		/* for DIR_TEMPFAIL / DIR_LOOP */

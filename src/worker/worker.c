@@ -1,2 +1,129 @@
-/* placeholder */
-typedef int postie_placeholder_worker;
+/* worker: the protocol worker process (see worker.h). It accepts on every
+ * inherited listener and hands each connection to the protocol module of
+ * the listener's service. On SIGTERM it stops accepting at once and exits
+ * when its connections are gone, or after WORKER_DRAIN_SECS. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "lib/log.h"
+#include "lib/offload.h"
+#include "lib/xalloc.h"
+#include "worker/worker.h"
+
+#define WORKER_DRAIN_SECS	3
+
+struct accept_ctx {
+	struct worker		*w;		/* borrowed */
+	const struct listener	*l;		/* borrowed from the master set */
+	struct event		*ev;
+};
+
+static void	on_accept(evutil_socket_t fd, short what, void *arg);
+static void	on_sigterm(evutil_socket_t fd, short what, void *arg);
+
+/* Which module serves each protocol; filled in as protocols land. */
+static const worker_accept_fn proto_accept[] = {
+	[PROTO_SMTP] = unavailable_accept,
+	[PROTO_LMTP] = unavailable_accept,
+	[PROTO_IMAP] = unavailable_accept,
+	[PROTO_POP3] = unavailable_accept,
+};
+
+static struct accept_ctx *accepts;
+static size_t naccepts;
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct accept_ctx *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd;
+
+	/* Several workers share the socket: losing the race is normal. */
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EINTR)
+			log_warn("accept on %s", a->l->addr.text);
+		return;
+	}
+	a->w->nconns++;
+	proto_accept[services[a->l->svc].proto](a->w, a->l, fd,
+	    (struct sockaddr *)&ss, sslen);
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	ASSERT(w->nconns > 0);
+	w->nconns--;
+	if (w->stopping && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+on_sigterm(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	size_t i;
+
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	for (i = 0; i < naccepts; i++)
+		event_del(accepts[i].ev);
+	if (w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+	else
+		event_base_loopexit(w->base,
+		    &(struct timeval){ WORKER_DRAIN_SECS, 0 });
+}
+
+int
+worker_main(const struct config *cfg, const struct listener_set *ls,
+    SSL_CTX *tls, unsigned slot)
+{
+	struct worker w = { .cfg = cfg, .tls = tls, .slot = slot };
+	struct event *sigterm;
+	size_t i;
+
+	log_set_role("worker");
+	prctl(PR_SET_NAME, "postie-worker");
+	if ((w.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	w.offload = offload_new(w.base, (unsigned)cfg->offload_threads, NULL,
+	    NULL, NULL);
+	sigterm = evsignal_new(w.base, SIGTERM, on_sigterm, &w);
+	if (sigterm == NULL || event_add(sigterm, NULL) == -1)
+		fatalx("cannot install the signal handler");
+
+	naccepts = ls->n;
+	accepts = xcalloc(ls->n, sizeof(*accepts));
+	for (i = 0; i < ls->n; i++) {
+		accepts[i].w = &w;
+		accepts[i].l = &ls->v[i];
+		accepts[i].ev = event_new(w.base, ls->v[i].fd,
+		    EV_READ | EV_PERSIST, on_accept, &accepts[i]);
+		if (accepts[i].ev == NULL || event_add(accepts[i].ev, NULL) == -1)
+			fatalx("cannot watch listener %s", ls->v[i].addr.text);
+	}
+	log_debug(LOG_CAT_MAIN, "worker %u serving %zu listeners", slot, ls->n);
+
+	event_base_dispatch(w.base);
+
+	for (i = 0; i < naccepts; i++)
+		event_free(accepts[i].ev);
+	xfree(&accepts);
+	event_free(sigterm);
+	offload_free(&w.offload);
+	event_base_free(w.base);
+	return 0;
+}

@@ -1,2 +1,0 @@
-/* placeholder */
-typedef int postie_placeholder_queue_manager;

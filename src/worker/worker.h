@@ -1,0 +1,43 @@
+/* worker: a protocol worker process. One event loop serves every listener;
+ * each accepted connection is handed to its protocol module. */
+#ifndef POSTIE_WORKER_H
+#define POSTIE_WORKER_H
+
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "lib/conf.h"
+#include "master/listen.h"
+
+struct event_base;
+struct offload;
+
+struct worker {
+	struct event_base	*base;
+	const struct config	*cfg;		/* borrowed from the master */
+	SSL_CTX			*tls;		/* borrowed from the master */
+	struct offload		*offload;
+	unsigned		 slot;
+	unsigned		 nconns;	/* open client connections */
+	bool			 stopping;
+};
+
+/* A protocol module takes over an accepted, non-blocking socket; with
+ * implicit TLS it must complete the handshake first. It calls
+ * worker_conn_closed() when the connection is gone. */
+typedef void (*worker_accept_fn)(struct worker *w, const struct listener *l,
+    int fd, const struct sockaddr *peer, socklen_t peerlen);
+
+void	worker_conn_closed(struct worker *w);
+
+/* Until a protocol is implemented: answer "not available" and close. */
+void	unavailable_accept(struct worker *w, const struct listener *l, int fd,
+	    const struct sockaddr *peer, socklen_t peerlen);
+
+/* Process entry points (they return the exit status). */
+int	worker_main(const struct config *cfg, const struct listener_set *ls,
+	    SSL_CTX *tls, unsigned slot);
+int	qmgr_main(const struct config *cfg);
+
+#endif
