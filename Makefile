@@ -9,7 +9,7 @@ SBINDIR	 = $(PREFIX)/sbin
 UNITDIR	?= /lib/systemd/system
 FUZZ_SECONDS ?= 300
 
-.PHONY: all build deps run test unit integration fuzz fuzz-build asan install clean
+.PHONY: all build deps run test fuzz fuzz-build asan install clean docs
 
 all: build
 
@@ -56,6 +56,9 @@ install: build
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/postie.service.in \
 		> $(DESTDIR)$(UNITDIR)/postie.service
+
+docs: build
+	scripts/gen-config-doc.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
