@@ -15,7 +15,9 @@ void
 buf_init(struct buf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));
-	b->max = max;
+	/* No buffer comes near SIZE_MAX; capping max keeps max + 1 in
+	 * reserve() from wrapping to 0, which would make it loop forever. */
+	b->max = max < SIZE_MAX / 2 ? max : SIZE_MAX / 2;
 }
 
 void
@@ -92,6 +94,8 @@ void
 buf_consume(struct buf *b, size_t n)
 {
 	ASSERT(n <= b->len);
+	if (n == 0)
+		return;		/* data may still be NULL */
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	if (b->data != NULL)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/cidr.h"
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "lib/netaddr.h"
@@ -26,11 +27,13 @@ static int	 set_value(struct config *cfg, const struct conf_key *k,
 static int	 check_value(const struct config *cfg, const struct conf_key *k,
 		    const char **error_r);
 static int	 apply_line(struct config *cfg, const char *line,
-		    unsigned char *seen, const char **key_r,
+		    unsigned lineno, unsigned *seen, const char **key_r,
 		    const char **error_r);
 static void	 set_defaults(struct config *cfg);
 static char	*path_join(const char *dir, const char *path);
 static void	 resolve_paths(struct config *cfg, const char *file_dir);
+static char	*dir_of(const char *path);
+static void	 doc_choices(FILE *fp, const char *choices);
 static char	*errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define FIELD(cfg, k, type)	((type *)(void *)((char *)(cfg) + (k)->offset))
@@ -98,6 +101,9 @@ set_value(struct config *cfg, const struct conf_key *k, const char *value,
 		}
 		free(*FIELD(cfg, k, char *));
 		*FIELD(cfg, k, char *) = xstrdup(value);
+		/* Choices are lower case; keep one spelling for strcmp(). */
+		if (k->type == CONF_ENUM)
+			str_lower(*FIELD(cfg, k, char *));
 		return 0;
 	case CONF_NUMBER:
 	case CONF_SIZE:
@@ -156,6 +162,23 @@ check_value(const struct config *cfg, const struct conf_key *k,
 		}
 		return 0;
 	}
+	if (k->offset == offsetof(struct config, mynetworks)) {
+		struct cidr c;
+
+		for (i = 0; i < cfg->mynetworks.n; i++)
+			if (cidr_parse(cfg->mynetworks.v[i], &c, error_r) == -1)
+				return -1;
+		return 0;
+	}
+	if (k->offset == offsetof(struct config, relay_domains)) {
+		for (i = 0; i < cfg->relay_domains.n; i++) {
+			if (!valid_domain(cfg->relay_domains.v[i])) {
+				*error_r = "not a valid domain";
+				return -1;
+			}
+		}
+		return 0;
+	}
 	if (k->type == CONF_LIST && strstr(k->name, "_listen") != NULL) {
 		sv = FIELD(cfg, k, const struct strv);
 		for (i = 0; i < sv->n; i++)
@@ -209,6 +232,19 @@ path_join(const char *dir, const char *path)
 	return xasprintf("%s/%s", dir, path);
 }
 
+/* The directory part of an absolute path ("/" for "/x"). */
+static char *
+dir_of(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	return dir;
+}
+
 static void
 resolve_paths(struct config *cfg, const char *file_dir)
 {
@@ -237,10 +273,11 @@ resolve_paths(struct config *cfg, const char *file_dir)
 	}
 }
 
-/* One logical line: "key = value", already trimmed and comment-free. */
+/* One logical line: "key = value", already trimmed and comment-free.
+ * seen[] records the line each key was set on (0: not set). */
 static int
-apply_line(struct config *cfg, const char *line, unsigned char *seen,
-    const char **key_r, const char **error_r)
+apply_line(struct config *cfg, const char *line, unsigned lineno,
+    unsigned *seen, const char **key_r, const char **error_r)
 {
 	static char keybuf[64];
 	const struct conf_key *k;
@@ -272,7 +309,7 @@ apply_line(struct config *cfg, const char *line, unsigned char *seen,
 		*error_r = "set twice";
 		return -1;
 	}
-	seen[k - conf_keys] = 1;
+	seen[k - conf_keys] = lineno;
 	value = xstrdup(eq + 1);
 	r = set_value(cfg, k, str_trim(value), error_r);
 	free(value);
@@ -283,10 +320,11 @@ int
 conf_parse(const char *file, const char *dir, const char *text, size_t len,
     struct config *cfg, char **error_r)
 {
-	unsigned char *seen;
+	unsigned *seen;
 	struct buf logical;
 	unsigned lineno = 0, start_line = 0;
-	const char *p = text, *end = text + len, *nl, *error = NULL, *key;
+	const char *p = text, *end = text + len, *nl, *nul, *error = NULL;
+	const char *key;
 	size_t i, n = 0;
 	int rc = -1;
 
@@ -296,11 +334,15 @@ conf_parse(const char *file, const char *dir, const char *text, size_t len,
 		    CONF_FILE_MAX);
 		return -1;
 	}
-	if (memchr(text, '\0', len) != NULL) {
-		*error_r = errorf("%s: contains a NUL byte", file);
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		for (p = text; p < nul; p++)
+			if (*p == '\n')
+				lineno++;
+		*error_r = errorf("%s:%u: contains a NUL byte", file,
+		    lineno + 1);
 		return -1;
 	}
-	seen = xcalloc(conf_nkeys, 1);
+	seen = xcalloc(conf_nkeys, sizeof(*seen));
 	buf_init(&logical, CONF_LINE_MAX);
 	for (;;) {
 		bool at_end = p >= end;
@@ -339,8 +381,8 @@ conf_parse(const char *file, const char *dir, const char *text, size_t len,
 		/* A new key starts (or the end): apply the pending one. */
 		if (logical.len > 0) {
 			char *line = xstrdup(buf_cstr(&logical));
-			int r = apply_line(cfg, str_trim(line), seen, &key,
-			    &error);
+			int r = apply_line(cfg, str_trim(line), start_line,
+			    seen, &key, &error);
 
 			if (r == -1) {
 				*error_r = key != NULL ?
@@ -365,7 +407,12 @@ conf_parse(const char *file, const char *dir, const char *text, size_t len,
 	resolve_paths(cfg, dir);
 	for (i = 0; i < conf_nkeys; i++) {
 		if (check_value(cfg, &conf_keys[i], &error) == -1) {
-			*error_r = errorf("%s: %s: %s", file, conf_keys[i].name,
+			/* Not set in the file: a default, e.g. the system
+			 * host name, so there is no line to name. */
+			*error_r = seen[i] != 0 ?
+			    errorf("%s:%u: %s: %s", file, seen[i],
+			    conf_keys[i].name, error) :
+			    errorf("%s: %s: %s", file, conf_keys[i].name,
 			    error);
 			goto out;
 		}
@@ -380,7 +427,7 @@ out:
 int
 conf_load(const char *path, struct config *cfg, char **error_r)
 {
-	char abspath[PATH_MAX], *dir, *slash;
+	char abspath[PATH_MAX], *dir;
 	struct buf text;
 	char chunk[8192];
 	ssize_t n;
@@ -411,12 +458,7 @@ conf_load(const char *path, struct config *cfg, char **error_r)
 		*error_r = errorf("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	dir = xstrdup(abspath);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
+	dir = dir_of(abspath);
 	r = conf_parse(path, dir, (const char *)text.data != NULL ?
 	    (const char *)text.data : "", text.len, cfg, error_r);
 	free(dir);
@@ -482,6 +524,12 @@ conf_show(FILE *fp, const struct config *cfg, bool all)
 	size_t i;
 
 	conf_defaults(&defs, cfg->data_dir);
+	/* Other paths default to data_dir, but data_dir itself to the
+	 * file's directory: otherwise a changed data_dir never shows. */
+	if (cfg->config_file != NULL) {
+		free(defs.data_dir);
+		defs.data_dir = dir_of(cfg->config_file);
+	}
 	for (i = 0; i < conf_nkeys; i++) {
 		const struct conf_key *k = &conf_keys[i];
 		char *v = conf_value_string(cfg, k);
@@ -498,6 +546,22 @@ conf_show(FILE *fp, const struct config *cfg, bool all)
 		free(d);
 	}
 	conf_free(&defs);
+}
+
+/* "a|b|c" as " `a`, `b`, `c`": a '|' would end the Markdown table cell. */
+static void
+doc_choices(FILE *fp, const char *choices)
+{
+	const char *p = choices;
+	size_t n;
+
+	while (*p != '\0') {
+		n = strcspn(p, "|");
+		fprintf(fp, "%s`%.*s`", p == choices ? " " : ", ", (int)n, p);
+		p += n;
+		if (*p == '|')
+			p++;
+	}
 }
 
 void
@@ -523,10 +587,14 @@ conf_doc(FILE *fp)
 		}
 		fprintf(fp, "| `%s` | %s", k->name, type_names[k->type]);
 		if (k->type == CONF_ENUM)
-			fprintf(fp, " `%s`", k->choices);
+			doc_choices(fp, k->choices);
 		if (k->type == CONF_NUMBER && k->max != 0)
 			fprintf(fp, " %llu..%llu", (unsigned long long)k->min,
 			    (unsigned long long)k->max);
-		fprintf(fp, " | `%s` | %s |\n", k->def, k->doc);
+		/* An empty code span would show as two backticks. */
+		if (*k->def == '\0')
+			fprintf(fp, " | empty | %s |\n", k->doc);
+		else
+			fprintf(fp, " | `%s` | %s |\n", k->def, k->doc);
 	}
 }

@@ -47,6 +47,22 @@ struct config {
 	struct strv	 pop3_listen;
 	struct strv	 pop3s_listen;
 
+	/* smtp */
+	uint64_t	 max_message_size;
+	uint64_t	 smtp_max_recipients;
+	uint64_t	 smtp_max_errors;
+	uint64_t	 smtp_max_connections;
+	uint64_t	 smtp_max_connections_per_ip;
+	uint64_t	 smtp_timeout;
+	uint64_t	 smtp_data_timeout;
+	uint64_t	 max_received_headers;
+	struct strv	 mynetworks;
+	struct strv	 relay_domains;
+	bool		 smtp_auth_on_port_25;
+	bool		 smtp_sender_login_check;
+	uint64_t	 auth_max_failures;
+	uint64_t	 auth_failure_window;
+
 	/* directory */
 	char		*directory_backend;
 	char		*sqlite_path;

@@ -90,7 +90,8 @@ pool_alloc(struct pool *p, size_t size)
 	struct pool_block *b = p->blocks;
 	void *ptr;
 
-	if (size > SIZE_MAX - POOL_ALIGN)
+	/* Room for the rounding and for the header of a block of its own. */
+	if (size > SIZE_MAX - POOL_ALIGN - sizeof(struct pool_block))
 		fatalx("pool allocation overflow");
 	size = (size + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
 	if (size == 0)

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "lib/log.h"
+#include "lib/peertab.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "master/listen.h"
@@ -54,6 +55,7 @@ struct master {
 	struct config		*cfg;
 	struct listener_set	 listeners;
 	SSL_CTX			*tls;
+	struct peertab		*peers;		/* shared with the workers */
 	uid_t			 uid;
 	gid_t			 gid;
 	struct child		*children;
@@ -92,6 +94,8 @@ worker_count(const struct config *cfg)
 	if (cfg->worker_processes > 0)
 		return (unsigned)cfg->worker_processes;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n > PEERTAB_MAX_SLOTS)
+		n = PEERTAB_MAX_SLOTS;
 	return n > 0 ? (unsigned)n : 1;
 }
 
@@ -183,6 +187,8 @@ spawn(struct master *m, struct child *c)
 {
 	pid_t pid, master_pid = getpid();
 
+	if (c->kind == CHILD_WORKER)
+		peertab_reset_slot(m->peers, c->slot);
 	fflush(stderr);
 	if ((pid = fork()) == -1) {
 		log_warn("cannot fork a %s", child_name(c));
@@ -212,7 +218,7 @@ spawn(struct master *m, struct child *c)
 		_exit(0);
 	if (c->kind == CHILD_QMGR)
 		_exit(qmgr_main(m->cfg));
-	_exit(worker_main(m->cfg, &m->listeners, m->tls, c->slot));
+	_exit(worker_main(m->cfg, &m->listeners, m->tls, m->peers, c->slot));
 }
 
 static unsigned
@@ -407,6 +413,7 @@ master_run(struct config *cfg)
 
 	if ((m.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	m.peers = peertab_create(PEERTAB_MAX_SLOTS);
 	sigs[0] = evsignal_new(m.base, SIGCHLD, on_sigchld, &m);
 	sigs[1] = evsignal_new(m.base, SIGHUP, on_sighup, &m);
 	sigs[2] = evsignal_new(m.base, SIGTERM, on_sigterm, &m);
@@ -432,6 +439,7 @@ master_run(struct config *cfg)
 	event_free(m.stop_timer);
 	listeners_close(&m.listeners);
 	SSL_CTX_free(m.tls);
+	peertab_destroy(&m.peers);
 	event_base_free(m.base);
 	close(m.lock_fd);
 	conf_free(m.cfg);

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "directory/dir.h"
 #include "lib/log.h"
 #include "lib/offload.h"
 #include "lib/xalloc.h"
@@ -24,7 +25,15 @@ struct accept_ctx {
 	struct event		*ev;
 };
 
+/* The context of each offload thread of a worker. */
+struct worker_thread {
+	const struct config	*cfg;	/* borrowed */
+	struct dir		*dir;	/* opened on first use */
+};
+
 static void	on_accept(evutil_socket_t fd, short what, void *arg);
+static void	*thread_init(void *ctx);
+static void	 thread_deinit(void *thread_ctx);
 static void	on_sigterm(evutil_socket_t fd, short what, void *arg);
 
 /* Which module serves each protocol; filled in as protocols land. */
@@ -60,6 +69,34 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	    (struct sockaddr *)&ss, sslen);
 }
 
+static void *
+thread_init(void *ctx)
+{
+	struct worker_thread *t = xmalloc(sizeof(*t));
+
+	t->cfg = ctx;
+	return t;
+}
+
+static void
+thread_deinit(void *thread_ctx)
+{
+	struct worker_thread *t = thread_ctx;
+
+	dir_close(&t->dir);
+	free(t);
+}
+
+struct dir *
+worker_thread_dir(void *thread_ctx, const char **error_r)
+{
+	struct worker_thread *t = thread_ctx;
+
+	if (t->dir == NULL && dir_open(t->cfg, &t->dir, error_r) == -1)
+		return NULL;
+	return t->dir;
+}
+
 void
 worker_conn_closed(struct worker *w)
 {
@@ -89,9 +126,10 @@ on_sigterm(evutil_socket_t fd, short what, void *arg)
 
 int
 worker_main(const struct config *cfg, const struct listener_set *ls,
-    SSL_CTX *tls, unsigned slot)
+    SSL_CTX *tls, struct peertab *peers, unsigned slot)
 {
-	struct worker w = { .cfg = cfg, .tls = tls, .slot = slot };
+	struct worker w = { .cfg = cfg, .tls = tls, .peers = peers,
+	    .slot = slot };
 	struct event *sigterm;
 	size_t i;
 
@@ -99,8 +137,8 @@ worker_main(const struct config *cfg, const struct listener_set *ls,
 	prctl(PR_SET_NAME, "postie-worker");
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	w.offload = offload_new(w.base, (unsigned)cfg->offload_threads, NULL,
-	    NULL, NULL);
+	w.offload = offload_new(w.base, (unsigned)cfg->offload_threads,
+	    thread_init, thread_deinit, (void *)cfg);
 	sigterm = evsignal_new(w.base, SIGTERM, on_sigterm, &w);
 	if (sigterm == NULL || event_add(sigterm, NULL) == -1)
 		fatalx("cannot install the signal handler");

@@ -12,12 +12,14 @@
 
 struct event_base;
 struct offload;
+struct peertab;
 
 struct worker {
 	struct event_base	*base;
 	const struct config	*cfg;		/* borrowed from the master */
 	SSL_CTX			*tls;		/* borrowed from the master */
 	struct offload		*offload;
+	struct peertab		*peers;		/* shared, from the master */
 	unsigned		 slot;
 	unsigned		 nconns;	/* open client connections */
 	bool			 stopping;
@@ -31,13 +33,18 @@ typedef void (*worker_accept_fn)(struct worker *w, const struct listener *l,
 
 void	worker_conn_closed(struct worker *w);
 
+/* On an offload thread: that thread's own directory handle, opened on
+ * first use (SQLite handles are per thread). NULL and *error_r on failure;
+ * the next call tries again. */
+struct dir *worker_thread_dir(void *thread_ctx, const char **error_r);
+
 /* Until a protocol is implemented: answer "not available" and close. */
 void	unavailable_accept(struct worker *w, const struct listener *l, int fd,
 	    const struct sockaddr *peer, socklen_t peerlen);
 
 /* Process entry points (they return the exit status). */
 int	worker_main(const struct config *cfg, const struct listener_set *ls,
-	    SSL_CTX *tls, unsigned slot);
+	    SSL_CTX *tls, struct peertab *peers, unsigned slot);
 int	qmgr_main(const struct config *cfg);
 
 #endif
