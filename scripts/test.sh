@@ -24,7 +24,7 @@ count_cmocka() {	# log file
 echo "== unit tests"
 for build in build build-asan; do
 	for t in "$build"/test-*; do
-		[ -x "$t" ] || continue
+		[ -f "$t" ] && [ -x "$t" ] || continue
 		log="$tmp/$(basename "$build")-$(basename "$t").log"
 		POSTIE_SOURCE_ROOT="$root" ASAN_OPTIONS=detect_leaks=1 \
 		    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -44,7 +44,7 @@ done
 
 echo "== fuzz targets (${FUZZ_SECONDS}s each)"
 for f in build-fuzz/fuzz-*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	name=${f#build-fuzz/fuzz-}
 	corpus="$tmp/corpus-$name"
 	mkdir -p "$corpus"

@@ -8,8 +8,11 @@
  *
  * Addresses: the domain compares case-insensitively and is stored lower-case;
  * the local part keeps its case but matches case-insensitively. A source of
- * "@domain" is a catch-all alias. Strings returned by lookups are allocated
- * from the pool the caller passes. */
+ * "@domain" is a catch-all alias. Strings returned by lookups (and their
+ * *error_r) are allocated from the pool the caller passes; strings passed
+ * to list callbacks live during the callback only. The *error_r of
+ * dir_open() and of admin calls stays valid until the next failing
+ * directory call on the same thread (it outlives dir_close()). */
 #ifndef POSTIE_DIR_H
 #define POSTIE_DIR_H
 
@@ -129,6 +132,8 @@ struct dir_resolution {
 	const char		*error;		/* for DIR_TEMPFAIL / DIR_LOOP */
 };
 
+/* 0 with res->status set; -1 when address is not an address (res->error
+ * says why, status DIR_UNKNOWN). */
 int	dir_resolve(struct dir *dir, const struct config *cfg,
 	    const char *address, struct pool *pool,
 	    struct dir_resolution *res);

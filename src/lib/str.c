@@ -215,6 +215,14 @@ str_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+void
+str_sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 char *
 str_trim(char *s)
 {

@@ -36,6 +36,9 @@ void	str_from_size(uint64_t v, char *out, size_t outlen);
 void	str_from_duration(uint64_t v, char *out, size_t outlen);
 
 void	str_lower(char *s);
+/* Replace control characters with '?' so client text cannot forge log
+ * lines. */
+void	str_sanitize(char *s);
 char	*str_trim(char *s);
 
 /*
