@@ -15,6 +15,7 @@
 #include "lib/tls.h"
 #include "lib/xalloc.h"
 #include "master/listen.h"
+#include "queue/queue.h"
 
 static int	mkdir_p(const char *path, mode_t mode);
 static int	write_config(const char *path, const char *hostname,
@@ -160,15 +161,20 @@ cmd_init(const struct cli_cmd *cmd, int argc, char **argv)
 		cli_error("%s: %s", dirarg, strerror(errno));
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
-		sub = xasprintf("%s/%s", dirarg, i == 0 ? "queue" : "mail");
-		if (mkdir_p(sub, 0700) == -1) {
-			cli_error("%s: %s", sub, strerror(errno));
-			free(sub);
-			goto out;
-		}
+	sub = xasprintf("%s/mail", dirarg);
+	if (mkdir_p(sub, 0700) == -1) {
+		cli_error("%s: %s", sub, strerror(errno));
 		free(sub);
+		goto out;
 	}
+	free(sub);
+	sub = xasprintf("%s/queue", dirarg);
+	if (queue_init_dirs(sub, &error) == -1) {
+		cli_error("%s: %s", sub, error);
+		free(sub);
+		goto out;
+	}
+	free(sub);
 	if (write_config(conf, hostname, port_base) == -1) {
 		cli_error("%s: %s", conf, strerror(errno));
 		goto out;

@@ -30,6 +30,7 @@
 #include "master/listen.h"
 #include "master/master.h"
 #include "master/privsep.h"
+#include "queue/queue.h"
 #include "worker/worker.h"
 
 #define MASTER_HEALTHY_SECS	10	/* a child that lived this long is fine */
@@ -65,6 +66,7 @@ struct master {
 };
 
 static int	 lock_instance(struct master *m, char **error_r);
+static void	 prepare_queue(struct master *m);
 static void	 apply_logging(const struct config *cfg);
 static void	 spawn(struct master *m, struct child *c);
 static void	 start_children(struct master *m);
@@ -141,6 +143,28 @@ lock_instance(struct master *m, char **error_r)
 		log_warn("%s", path);
 	free(path);
 	return 0;
+}
+
+/* The queue's folders exist and belong to the user the children run as. */
+static void
+prepare_queue(struct master *m)
+{
+	static const char *const subdirs[] = { "", "/tmp", "/incoming",
+	    "/active", "/deferred", "/hold", "/corrupt" };
+	const char *error;
+	char *dir = xasprintf("%s/queue", m->cfg->data_dir), *path;
+	size_t i;
+
+	if (queue_init_dirs(dir, &error) == -1)
+		fatalx("%s: %s", dir, error);
+	for (i = 0; geteuid() == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]);
+	    i++) {
+		path = xasprintf("%s%s", dir, subdirs[i]);
+		if (chown(path, m->uid, m->gid) == -1)
+			fatal("chown %s", path);
+		free(path);
+	}
+	free(dir);
 }
 
 static struct child *
@@ -407,6 +431,7 @@ master_run(struct config *cfg)
 	if ((m.tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
 	    &error)) == NULL)
 		fatalx("TLS: %s", error);
+	prepare_queue(&m);
 	if (geteuid() == 0 && m.uid == 0)
 		log_warnx("children run as root: set mail_user, or chown "
 		    "data_dir %s to an unprivileged user", cfg->data_dir);

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/offload.h"
 #include "lib/xalloc.h"
+#include "smtp/smtp.h"
 #include "worker/worker.h"
 
 #define WORKER_DRAIN_SECS	3
@@ -38,7 +39,7 @@ static void	on_sigterm(evutil_socket_t fd, short what, void *arg);
 
 /* Which module serves each protocol; filled in as protocols land. */
 static const worker_accept_fn proto_accept[] = {
-	[PROTO_SMTP] = unavailable_accept,
+	[PROTO_SMTP] = smtp_accept,
 	[PROTO_LMTP] = unavailable_accept,
 	[PROTO_IMAP] = unavailable_accept,
 	[PROTO_POP3] = unavailable_accept,
