@@ -154,10 +154,14 @@ resolve_addr(struct resolve *r, const char *address, const char *ext,
 	if ((rc = dir_domain_lookup(r->dir, domain, r->scratch, &dom,
 	    &error)) == -1)
 		return stop(r, DIR_TEMPFAIL, "%s", error);
-	if (rc == 0 || !dom.active)
+	if (rc == 0)
 		return add_target(r, DIR_TARGET_REMOTE, norm, NULL);
 	if (depth == 0)
 		r->res->local_domain = true;
+	/* A disabled domain is still ours: its addresses are unknown, never
+	 * relayed elsewhere. */
+	if (!dom.active)
+		return 0;
 
 	/* The exact address: an alias, then a user. */
 	if ((rc = lookup_alias(r, norm, &dests, &ndests)) != 0)

@@ -141,7 +141,11 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (tx->nrcpts == 0) {
-		smtp_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		if (tx->rcpt_attempts == 0)
+			smtp_reply(s, 503, "5.5.1", "Error: need RCPT command");
+		else
+			smtp_reply(s, 554, "5.5.1", "Error: no valid "
+			    "recipients");
 		return;
 	}
 	if (!start_message(s))
@@ -149,7 +153,7 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	smtp_data_init(&tx->data, 0, tx->max_size, sink, s);
 	s->state = SMTP_ST_DATA;
 	smtp_session_set_timeout(s, true);
-	smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	smtp_reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
 }
 
 void
@@ -158,7 +162,9 @@ smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_tx *tx = s->tx;
 
 	if (tx->nrcpts == 0) {
-		smtp_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		smtp_reply(s, tx->rcpt_attempts == 0 ? 503 : 554, "5.5.1",
+		    tx->rcpt_attempts == 0 ? "Error: need RCPT command" :
+		    "Error: no valid recipients");
 		s->discard = cmd->bdat_size;
 		return;
 	}

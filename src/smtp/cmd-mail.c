@@ -199,6 +199,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct lookup_job *j;
 	char *postmaster = NULL;
 
+	s->tx->rcpt_attempts++;
 	if (s->tx->nrcpts >= s->cfg->smtp_max_recipients) {
 		smtp_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;

@@ -103,6 +103,7 @@ smtp_command(struct smtp_session *s, const uint8_t *line, size_t len)
 
 	smtp_limits_default(&limits);
 	limits.message_size_max = s->cfg->max_message_size;
+	limits.bdat_max = s->cfg->max_message_size;
 	if (s->tx != NULL && s->tx->smtputf8)
 		flags |= SMTP_PARSE_UTF8;
 	pool = pool_new(s->pool);

@@ -13,7 +13,7 @@
 #include "smtp/data.h"
 
 enum data_state {
-	ST_BOL,		/* at the start of a line (after CRLF, or first) */
+	ST_BOL,		/* at the start of a line (after CRLF or first) */
 	ST_DOT,		/* "." at the start of a line, held back */
 	ST_DOT_CR,	/* ".\r" at the start of a line, held back */
 	ST_TEXT,	/* inside a line */
@@ -128,10 +128,13 @@ line_add(struct smtp_data *d, size_t n)
 }
 
 /* Unstuffed message octets: count them, then hand them on while the
- * message is within its size and the sink is healthy. */
+ * message is within its size and the sink is healthy. The sink gets exactly
+ * the first message_max octets however the input was split. */
 static void
 emit(struct smtp_data *d, const uint8_t *p, size_t n)
 {
+	uint64_t before = d->size, room;
+
 	if (n == 0)
 		return;
 	d->size = n > UINT64_MAX - d->size ? UINT64_MAX : d->size + n;
@@ -141,7 +144,10 @@ emit(struct smtp_data *d, const uint8_t *p, size_t n)
 		return;
 	if (d->message_max != 0 && d->size > d->message_max) {
 		d->flags |= SMTP_DATA_TOO_BIG;
-		return;
+		room = d->message_max - before;
+		if (room == 0)
+			return;
+		n = (size_t)room;	/* < n, so it fits a size_t */
 	}
 	if (d->sink != NULL && d->sink(d->sink_ctx, p, n) == -1)
 		d->flags |= SMTP_DATA_SINK_FAILED;
@@ -151,7 +157,7 @@ enum parse_result
 smtp_data_feed(struct smtp_data *d, const uint8_t *p, size_t len,
     size_t *consumed_r)
 {
-	size_t i = 0, span = 0;	/* p[span..i) is output not yet emitted */
+	size_t i = 0, span = 0;	/* p[span..i): output not emitted yet */
 	uint8_t c;
 
 	ASSERT(d->state != ST_DONE);
@@ -173,19 +179,15 @@ smtp_data_feed(struct smtp_data *d, const uint8_t *p, size_t len,
 			break;
 		case ST_DOT:
 			ASSERT(span == i);
-			if (c == '.') {
-				/* ".." : the held dot is the stuffing one and
-				 * is dropped; this one is output. */
-				line_add(d, 1);
-				i++;
-				d->state = ST_TEXT;
-			} else if (c == '\r') {
+			if (c == '\r') {
 				span = ++i;
 				d->state = ST_DOT_CR;
-			} else {
-				emit(d, (const uint8_t *)".", 1);
-				d->state = ST_TEXT;
+				break;
 			}
+			/* Not the end marker: the held dot is dropped
+			 * (RFC 5321 4.5.2), so ".." gives "." and ".x" gives
+			 * "x"; this octet starts the output again. */
+			d->state = ST_TEXT;
 			break;
 		case ST_DOT_CR:
 			ASSERT(span == i);
@@ -194,8 +196,9 @@ smtp_data_feed(struct smtp_data *d, const uint8_t *p, size_t len,
 				*consumed_r = i + 1;
 				return PARSE_DONE;
 			}
-			/* ".\r" and no LF: a bare CR, data like any other. */
-			emit(d, (const uint8_t *)".\r", 2);
+			/* ".\r" and no LF: the dot goes as above, the CR is
+			 * a bare CR, data like any other. */
+			emit(d, (const uint8_t *)"\r", 1);
 			d->flags |= SMTP_DATA_BARE_CR;
 			line_add(d, 1);
 			d->state = ST_TEXT;

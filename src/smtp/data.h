@@ -17,7 +17,8 @@
  *                        550 5.6.11 (Postfix smtpd_forbid_bare_newline)
  *   SMTP_DATA_LINE_TOO_LONG  a line above line_max (CRLF not counted, the
  *                        stuffing dot counted): 500 5.5.2 or 552
- *   SMTP_DATA_TOO_BIG    unstuffed size above message_max; the sink is not
+ *   SMTP_DATA_TOO_BIG    unstuffed size above message_max; the sink got
+ *                        exactly the first message_max octets and is not
  *                        called any more: 552 5.3.4
  *   SMTP_DATA_NUL        a NUL octet: the session decides
  *   SMTP_DATA_8BIT       an octet above 127 (for BODY=7BIT checks)
@@ -26,7 +27,9 @@
  *
  * Output lines end in CRLF exactly as received: the CRLF before the end
  * marker belongs to the message, and ".\r\n" right away is an empty
- * message. A line that starts with ".." loses its first dot.
+ * message. A line that starts with "." and is not the end marker loses
+ * that dot (RFC 5321 section 4.5.2, as Postfix does): ".." gives ".", and
+ * the rare ".x" from a client that forgot to stuff gives "x".
  *
  * The Received: header fields of the header section (up to the first
  * empty line) are counted for loop detection. The counter also works on
@@ -41,7 +44,7 @@
 
 #include "lib/parse.h"
 
-#define SMTP_DATA_LINE_MAX	65536	/* DESIGN "Bad input and limits" */
+#define SMTP_DATA_LINE_MAX	65536	/* DESIGN: "line 64 KiB" */
 
 /* Receives unstuffed message octets in order; -1 stops the output. */
 typedef int (*smtp_data_sink)(void *ctx, const uint8_t *p, size_t n);
@@ -83,7 +86,7 @@ struct smtp_data {
 
 	/* Private. */
 	uint8_t		 state;
-	size_t		 line_len;	/* octets of the current line so far */
+	size_t		 line_len;	/* octets of this line so far */
 	size_t		 line_max;
 	uint64_t	 message_max;
 	smtp_data_sink	 sink;

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 #include "lib/buf.h"
 #include "lib/pool.h"
@@ -191,12 +190,23 @@ fail_syntax(struct ctx *c, const char *detail)
 	return fail(c, 501, "5.5.4", c->def->syntax, detail);
 }
 
+/* ASCII only, whatever the locale: "I" is "i" here even in tr_TR. */
 static bool
 has_prefix_nocase(const uint8_t *s, size_t len, const char *prefix)
 {
-	size_t n = strlen(prefix);
+	size_t i;
+	uint8_t a, b;
 
-	return len >= n && strncasecmp((const char *)s, prefix, n) == 0;
+	for (i = 0; prefix[i] != '\0'; i++) {
+		if (i >= len)
+			return false;
+		a = s[i] >= 'A' && s[i] <= 'Z' ? (uint8_t)(s[i] + 32) : s[i];
+		b = (uint8_t)prefix[i];
+		b = b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
+		if (a != b)
+			return false;
+	}
+	return true;
 }
 
 static bool
@@ -348,7 +358,8 @@ valid_keyword(const uint8_t *s, size_t len)
 		return false;
 	for (i = 0; i < len; i++) {
 		bool alnum = (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9');
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9');
 
 		if (!alnum && (i == 0 || s[i] != '-'))
 			return false;
@@ -792,7 +803,8 @@ smtp_cmd_parse(const uint8_t *line, size_t len,
 	}
 	/* A BDAT that fails here leaves the chunk length unknown. */
 	error->close = cmd->verb == SMTP_CMD_BDAT;
-	if (memchr(line, '\0', len) != NULL || memchr(line, '\r', len) != NULL ||
+	if (memchr(line, '\0', len) != NULL ||
+	    memchr(line, '\r', len) != NULL ||
 	    memchr(line, '\n', len) != NULL)
 		return fail(&c, 500, "5.5.2", "Invalid character in command",
 		    "NUL, CR or LF in the command line");

@@ -45,7 +45,7 @@
 
 struct pool;
 
-#define SMTP_LINE_MAX		512	/* RFC 5321 4.5.3.1.4, CRLF counted */
+#define SMTP_LINE_MAX		512	/* RFC 5321 4.5.3.1.4 */
 #define SMTP_LINE_MAX_ESMTP	4096	/* MAIL/RCPT with parameters */
 #define SMTP_LINE_MAX_AUTH	12288	/* RFC 4954 section 4 */
 #define SMTP_MESSAGE_SIZE_MAX	(UINT64_C(25) << 20) /* max_message_size */
@@ -70,20 +70,23 @@ enum smtp_verb {
 	SMTP_CMD_AUTH,
 };
 
+/*
+ * Limits, from smtp_limits_default() and then the configuration. Line
+ * limits count the CRLF. A maximum of 0 means none. The session should set
+ * both message_size_max and bdat_max to max_message_size: a BDAT chunk
+ * above bdat_max is refused and the connection closed.
+ */
 struct smtp_limits {
-	size_t		 line_max;		/* SMTP_LINE_MAX */
-	size_t		 line_max_esmtp;	/* SMTP_LINE_MAX_ESMTP */
-	size_t		 line_max_auth;		/* SMTP_LINE_MAX_AUTH */
-	uint64_t	 message_size_max;	/* SIZE= above: 552;
-						   0: none */
-	uint64_t	 bdat_max;		/* largest BDAT chunk;
-						   0: none */
-	size_t		 auth_payload_max;	/* AUTH initial response,
-						   decoded: 8 KiB */
+	size_t		 line_max;		/* 512 */
+	size_t		 line_max_esmtp;	/* 4096: MAIL, RCPT */
+	size_t		 line_max_auth;		/* 12288: AUTH */
+	uint64_t	 message_size_max;	/* SIZE= above it: 552 */
+	uint64_t	 bdat_max;		/* BDAT chunk size */
+	size_t		 auth_payload_max;	/* initial response, decoded */
 };
 
 enum smtp_parse_flag {
-	SMTP_PARSE_UTF8	= 1 << 0,	/* RCPT: the transaction is SMTPUTF8 */
+	SMTP_PARSE_UTF8	= 1 << 0,	/* RCPT in an SMTPUTF8 transaction */
 };
 
 enum smtp_body {
@@ -114,8 +117,8 @@ struct smtp_mail_args {
 	enum smtp_body	 body;
 	bool		 smtputf8;
 	enum smtp_ret	 ret;
-	const char	*envid;		/* ENVID= xtext-decoded; NULL: none */
-	const char	*auth;		/* AUTH= xtext-decoded; "" for <>;
+	const char	*envid;		/* ENVID= decoded; NULL: none */
+	const char	*auth;		/* AUTH= decoded; "" for <>;
 					   NULL: none */
 };
 
@@ -124,7 +127,7 @@ struct smtp_rcpt_args {
 	unsigned	 notify;	/* enum smtp_notify bits */
 	const char	*orcpt_type;	/* ORCPT= address type, lower-cased
 					   ("rfc822"); NULL: none */
-	const char	*orcpt;		/* ORCPT= address, xtext-decoded */
+	const char	*orcpt;		/* ORCPT= address, decoded */
 };
 
 /*
@@ -143,7 +146,7 @@ struct smtp_cmd {
 	const uint8_t	*auth_initial;	/* borrowed from the line; NULL:
 					   none; "=" (empty) is length 0 */
 	size_t		 auth_initial_len;
-	const char	*arg;		/* VRFY EXPN HELP NOOP; NULL: none */
+	const char	*arg;		/* VRFY EXPN HELP NOOP, or NULL */
 };
 
 struct smtp_cmd_error {
@@ -151,7 +154,7 @@ struct smtp_cmd_error {
 	const char	*enhanced;	/* "5.5.4" */
 	const char	*text;		/* safe to send as it is */
 	const char	*detail;	/* why, for the log line */
-	bool		 close;		/* answer, then disconnect (BDAT) */
+	bool		 close;		/* reply, then disconnect */
 };
 
 void		 smtp_limits_default(struct smtp_limits *limits);

@@ -20,6 +20,7 @@
 static bool	 is_alnum(uint8_t c);
 static bool	 is_atext(uint8_t c);
 static void	 ascii_lower(char *s);
+static bool	 prefix_nocase(const uint8_t *s, size_t len, const char *p);
 static bool	 is_dot_atom(const uint8_t *p, size_t n);
 static int	 scan_domain(const uint8_t *s, size_t len, unsigned flags,
 		    size_t *len_r, bool *utf8_r, const char **error_r);
@@ -64,6 +65,25 @@ ascii_lower(char *s)
 	for (; *s != '\0'; s++)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
+}
+
+/* ASCII only, whatever the locale. */
+static bool
+prefix_nocase(const uint8_t *s, size_t len, const char *p)
+{
+	size_t i;
+	uint8_t a, b;
+
+	for (i = 0; p[i] != '\0'; i++) {
+		if (i >= len)
+			return false;
+		a = s[i] >= 'A' && s[i] <= 'Z' ? (uint8_t)(s[i] + 32) : s[i];
+		b = (uint8_t)p[i];
+		b = b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
+		if (a != b)
+			return false;
+	}
+	return true;
 }
 
 size_t
@@ -224,7 +244,7 @@ scan_literal(const uint8_t *s, size_t len, char *canon, size_t canonlen,
 		*error_r = "unterminated address literal";
 		return -1;
 	}
-	if (i - 1 >= 5 && strncasecmp((const char *)s + 1, "IPv6:", 5) == 0) {
+	if (prefix_nocase(s + 1, i - 1, "IPv6:")) {
 		v6 = true;
 		start = 6;
 	}
@@ -489,8 +509,10 @@ out:
 static bool
 is_postmaster(const struct smtp_path *out)
 {
-	return !out->quoted_local && !out->has_route &&
-	    strcasecmp(out->local_raw, "postmaster") == 0;
+	size_t n = strlen(out->local_raw);
+
+	return !out->quoted_local && !out->has_route && n == 10 &&
+	    prefix_nocase((const uint8_t *)out->local_raw, n, "postmaster");
 }
 
 static void

@@ -54,7 +54,7 @@ enum smtp_path_flag {
  */
 struct smtp_path {
 	bool		 null;		/* "<>" */
-	bool		 postmaster;	/* "<Postmaster>" without a domain */
+	bool		 postmaster;	/* "<Postmaster>", no domain */
 	bool		 has_route;	/* a source route was given (dropped) */
 	bool		 quoted_local;	/* the local part needs its quotes:
 					   it is not a dot-atom once unquoted */

@@ -56,6 +56,7 @@ struct smtp_tx {
 	struct smtp_rcpt	*rcpts;
 	size_t			 nrcpts;
 	size_t			 rcpts_cap;
+	unsigned		 rcpt_attempts;	/* RCPT commands, refused too */
 	uint64_t		 max_size;	/* the smallest limit that applies */
 
 	/* while receiving the message */
