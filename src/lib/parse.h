@@ -6,7 +6,7 @@
 enum parse_result {
 	PARSE_DONE,	/* the item is complete; see the reader for how much
 			   input it consumed */
-	PARSE_MORE,	/* all input consumed, the item is not complete yet */
+	PARSE_MORE,	/* all input consumed, the item is not complete */
 	PARSE_ERROR,	/* the input is not acceptable */
 };
 
