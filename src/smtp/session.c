@@ -167,13 +167,15 @@ void
 smtp_tx_free(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	struct pool *pool;
 
 	if (tx == NULL)
 		return;
 	queue_file_abort(&tx->qf);
 	buf_deinit(&tx->headers);
 	s->tx = NULL;
-	pool_free(&tx->pool);
+	pool = tx->pool;	/* tx lives in it */
+	pool_free(&pool);
 }
 
 bool
