@@ -5,7 +5,6 @@ dir=${1:-var}
 conf="$dir/postie.conf"
 port() { build/postie -c "$conf" config show "$1" | sed 's/.*:\([0-9]*\)$/\1/; s/,.*//'; }
 smtp=$(port smtp_listen)
-imap=$(port imap_listen)
 cat <<MSG
 
 postie is starting with the instance in $dir/ (configuration: $conf).
@@ -18,8 +17,9 @@ In another terminal, try:
   build/postie -c $conf domain add example.test
   echo secret | build/postie -c $conf user add me@example.test
   build/postie -c $conf lookup me@example.test
-  swaks --server 127.0.0.1:$smtp --to me@example.test
-  curl -k --url "imap://127.0.0.1:$imap/INBOX" --user me@example.test:secret
+  swaks --server 127.0.0.1:$smtp --to me@example.test --from you@elsewhere.test
+  ls $dir/mail/example.test/me/new/
+  build/postie -c $conf queue list
 
 Stop with Ctrl-C.
 MSG

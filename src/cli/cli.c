@@ -1,5 +1,7 @@
 /* cli: `postie [-c FILE] COMMAND ...` dispatch and the helpers every
- * command shares (configuration, directory, errors, password input). */
+ * command shares (configuration, directory, errors, password input).
+ * Run through a link named `sendmail` or `mailq`, postie is
+ * `postie sendmail ...` or `postie queue list`. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #define PASSWORD_MAX	1024
 
 static void	usage_all(FILE *fp);
+static const struct cli_cmd *find_cmd(const char *name);
 static int	read_line_noecho(const char *prompt, char *out, size_t outlen);
 
 static const struct cli_cmd cli_cmds[] = {
@@ -52,6 +55,35 @@ static const struct cli_cmd cli_cmds[] = {
 	  "Show how ADDRESS resolves: a local mailbox (and its folder), an\n"
 	  "alias and its final targets, a remote address, or unknown\n"
 	  "(exit status 1).\n" },
+	{ "queue", cmd_queue,
+	  "list | show ID | flush | delete ID|ALL|deferred |\n"
+	  "       hold ID|ALL | release ID|ALL | requeue ID|ALL",
+	  "Look at and change the mail queue; safe while the server runs.\n"
+	  "list     every message waiting (like mailq): ID and state (* being\n"
+	  "         delivered, ! on hold, M in the maildrop), size, arrival,\n"
+	  "         sender, then the reason of the last deferral and the\n"
+	  "         recipients still to do\n"
+	  "show     the envelope and the message of ID (like postcat -q)\n"
+	  "flush    retry every deferred message now\n"
+	  "delete   remove ID, ALL messages, or all deferred ones\n"
+	  "hold     set ID (or ALL) aside: no delivery until released\n"
+	  "release  give held messages back to the queue manager\n"
+	  "requeue  put deferred or held messages through the queue again\n"
+	  "Also run as `mailq` (through a link of that name).\n" },
+	{ "sendmail", cmd_sendmail,
+	  "[-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...]",
+	  "Submit a message read from standard input, like sendmail(8); also\n"
+	  "run as `sendmail` (through a link of that name). Works for any\n"
+	  "user and while the server is down (the message waits in the\n"
+	  "queue's maildrop).\n"
+	  "-t         also send to the To:, Cc: and Bcc: addresses\n"
+	  "-i, -oi    a line with a single \".\" does not end the message\n"
+	  "-f SENDER  envelope sender (default: your login name@hostname)\n"
+	  "-F NAME    full name for the From: header added when there is none\n"
+	  "-bp        list the queue (mailq)\n"
+	  "Bcc: headers are removed; From:, Date: and Message-ID: are added\n"
+	  "when missing. -odb, -odi, -oem, -em, -v, -B..., -N..., -R..., -V...\n"
+	  "and -bm are accepted and ignored; -bs is not supported.\n" },
 };
 
 static const char *config_path;
@@ -252,9 +284,29 @@ usage_all(FILE *fp)
 	    "postie %s: a complete mail server (SMTP, queue, IMAP, POP3).\n\n"
 	    "Commands:\n", POSTIE_VERSION);
 	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)
-		fprintf(fp, "  %-7s %s\n", cli_cmds[i].name, cli_cmds[i].usage);
+		fprintf(fp, "  %-8s %s\n", cli_cmds[i].name, cli_cmds[i].usage);
 	fprintf(fp, "\nThe configuration is FILE, else $POSTIE_CONFIG, else %s.\n"
 	    "postie COMMAND --help explains a command.\n", CONF_DEFAULT_PATH);
+}
+
+static const struct cli_cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)
+		if (strcmp(name, cli_cmds[i].name) == 0)
+			return &cli_cmds[i];
+	return NULL;
+}
+
+int
+cli_mailq(void)
+{
+	const struct cli_cmd *cmd = find_cmd("queue");
+	char *argv[] = { (char *)"queue", (char *)"list", NULL };
+
+	return cmd->run(cmd, 2, argv);
 }
 
 int
@@ -262,12 +314,25 @@ cli_main(int argc, char **argv)
 {
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
 	    argv[0];
-	size_t i;
+	const struct cli_cmd *cmd;
 
 	log_init("cli", true);
-	if (strcmp(prog, "sendmail") == 0 || strcmp(prog, "mailq") == 0) {
-		cli_error("%s: not available in this version yet", prog);
-		return CLI_FAIL;
+	/* The names other programs know us by: sendmail's options and
+	 * mailq's (none) are theirs, so no postie options before them. */
+	if (strcmp(prog, "sendmail") == 0) {
+		cmd = find_cmd("sendmail");
+		return cmd->run(cmd, argc, argv);
+	}
+	if (strcmp(prog, "mailq") == 0) {
+		if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+			printf("usage: mailq\n\nThe same as postie queue list.\n");
+			return CLI_OK;
+		}
+		if (argc > 1) {
+			fprintf(stderr, "usage: mailq\n");
+			return CLI_FAIL;
+		}
+		return cli_mailq();
 	}
 	argc--;
 	argv++;
@@ -293,9 +358,8 @@ cli_main(int argc, char **argv)
 		usage_all(stderr);
 		return CLI_FAIL;
 	}
-	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)
-		if (strcmp(argv[0], cli_cmds[i].name) == 0)
-			return cli_cmds[i].run(&cli_cmds[i], argc, argv);
+	if ((cmd = find_cmd(argv[0])) != NULL)
+		return cmd->run(cmd, argc, argv);
 	cli_error("unknown command %s (see postie --help)", argv[0]);
 	return CLI_FAIL;
 }

@@ -43,6 +43,8 @@ void	cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "--help" anywhere in argv: print the usage and return true. */
 bool	cli_help(const struct cli_cmd *cmd, int argc, char **argv);
 int	cli_usage(const struct cli_cmd *cmd);
+/* `postie queue list`, for `mailq` and `sendmail -bp`. */
+int	cli_mailq(void);
 /* A password from stdin (not a terminal: first line) or prompted twice. */
 int	cli_read_password(char **pw_r);
 
@@ -53,5 +55,7 @@ int	cmd_domain(const struct cli_cmd *cmd, int argc, char **argv);
 int	cmd_user(const struct cli_cmd *cmd, int argc, char **argv);
 int	cmd_alias(const struct cli_cmd *cmd, int argc, char **argv);
 int	cmd_lookup(const struct cli_cmd *cmd, int argc, char **argv);
+int	cmd_queue(const struct cli_cmd *cmd, int argc, char **argv);
+int	cmd_sendmail(const struct cli_cmd *cmd, int argc, char **argv);
 
 #endif

@@ -138,6 +138,14 @@ int	dir_resolve(struct dir *dir, const struct config *cfg,
 	    const char *address, struct pool *pool,
 	    struct dir_resolution *res);
 
+/* The thread context of an offload pool whose threads use the directory:
+ * offload_new(base, n, dir_thread_init, dir_thread_deinit, cfg). Each
+ * thread opens its own handle on first use; NULL and *error_r when that
+ * fails (the next call tries again). */
+void	*dir_thread_init(void *cfg);
+void	 dir_thread_deinit(void *thread_ctx);
+struct dir *dir_thread_get(void *thread_ctx, const char **error_r);
+
 /* <mail_root>/<domain>/<localpart> of a user's canonical address; NULL if
  * the address could leave mail_root. */
 char	*dir_maildir_path(const struct config *cfg, const char *address,

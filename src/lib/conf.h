@@ -63,6 +63,17 @@ struct config {
 	uint64_t	 auth_max_failures;
 	uint64_t	 auth_failure_window;
 
+	/* queue and delivery */
+	uint64_t	 delivery_concurrency;
+	uint64_t	 queue_minimal_backoff;
+	uint64_t	 queue_maximal_backoff;
+	uint64_t	 maximal_queue_lifetime;
+	uint64_t	 delay_warning_time;
+	uint64_t	 bounce_size_limit;
+	char		*postmaster_address;
+	bool		 quota_exceeded_temporary;
+	bool		 plus_folder_delivery;
+
 	/* directory */
 	char		*directory_backend;
 	char		*sqlite_path;

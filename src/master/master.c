@@ -150,7 +150,8 @@ static void
 prepare_queue(struct master *m)
 {
 	static const char *const subdirs[] = { "", "/tmp", "/incoming",
-	    "/active", "/deferred", "/hold", "/corrupt" };
+	    "/active", "/deferred", "/hold", "/corrupt", "/bounce", "/defer", "/done",
+	    "/maildrop", "/qmgr.fifo" };
 	const char *error;
 	char *dir = xasprintf("%s/queue", m->cfg->data_dir), *path;
 	size_t i;

@@ -43,7 +43,8 @@ static bool sync_running;
 static uint64_t sync_count;
 
 static const char *const queue_subdirs[] = {
-	"tmp", "incoming", "active", "deferred", "hold", "corrupt",
+	"tmp", "incoming", "active", "deferred", "hold", "corrupt", "bounce",
+	"defer", "done", "maildrop",
 };
 
 static int	 flush_wbuf(struct queue_file *qf);
@@ -79,7 +80,49 @@ queue_init_dirs(const char *queue_dir, const char **error_r)
 			return -1;
 		}
 	}
+	/* Any local user may drop mail and wake the manager. */
+	snprintf(path, sizeof(path), "%s/maildrop", queue_dir);
+	if (chmod(path, 01733) == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/qmgr.fifo", queue_dir);
+	if ((mkfifo(path, 0622) == -1 && errno != EEXIST) ||
+	    chmod(path, 0622) == -1) {
+		*error_r = strerror(errno);
+		return -1;
+	}
 	return 0;
+}
+
+void
+queue_notify(const char *queue_dir, char what)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/qmgr.fifo", queue_dir) >=
+	    (int)sizeof(path))
+		return;
+	/* ENXIO without a reader, EAGAIN when full: both mean "later". */
+	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return;
+	if (write(fd, &what, 1) != 1) {
+		/* nothing: the manager's scan timer catches up */
+	}
+	close(fd);
+}
+
+bool
+queue_valid_id(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'A' && id[i] <= 'F')))
+			return false;
+	return i == QUEUE_ID_LEN;
 }
 
 /* 8 hex digits of time, 8 of randomness: sortable by arrival, and unique
@@ -154,6 +197,7 @@ queue_file_create(const char *queue_dir, const struct queue_envelope *env,
 	bad |= put_record(b, 'H', env->helo);
 	bad |= put_record(b, 'A', env->auth_user);
 	bad |= put_record(b, 'P', env->protocol);
+	bad |= put_record(b, 'K', env->kind);
 	bad |= buf_append(b, "\n", 1);
 	if (bad != 0) {
 		*error_r = "envelope value with a line break";

@@ -4,7 +4,16 @@
  *   tmp/       files being written (never looked at by the queue manager
  *              except to delete leftovers older than a day)
  *   incoming/  complete, fsync'ed messages not yet seen by the manager
- *   active/ deferred/ hold/ corrupt/  the manager's states (issue 4)
+ *   active/    taken by the manager, being delivered
+ *   deferred/  waiting for a retry; a file's mtime is its next attempt
+ *   hold/      set aside by an admin (`postie queue hold`)
+ *   corrupt/   unreadable queue files, kept for a person to look at
+ *   bounce/ defer/  per-message logs of recipient outcomes (bounce.h)
+ *   done/      targets of multi-target recipients already delivered
+ *   maildrop/  mode 1733: `postie sendmail` drops messages here, even when
+ *              the server is down; the manager validates and queues them
+ *   qmgr.fifo  writing 'W' (new mail) or 'F' (flush deferred) wakes the
+ *              queue manager; best effort, a periodic scan catches up
  *
  * A queue file holds the envelope (text records, one per line, ending with
  * an empty line) followed by the message exactly as received (CRLF line
@@ -27,6 +36,9 @@
  *   U                   SMTPUTF8 requested
  *   C <client address>  H <helo name>  A <authenticated user>
  *   P <protocol>        SMTP, ESMTP, ESMTPS, ESMTPSA, LMTP, LOCAL
+ *   K <kind>            "bounce" or "2bounce" for postie's own notices
+ * A recipient record becomes "X <recipient>" once it is done (delivered,
+ * bounced or dropped): see envelope.h.
  * Values are printable; a value with CR, LF or NUL is refused. */
 #ifndef POSTIE_QUEUE_H
 #define POSTIE_QUEUE_H
@@ -58,6 +70,7 @@ struct queue_envelope {
 	const char		*helo;
 	const char		*auth_user;
 	const char		*protocol;
+	const char		*kind;		/* NULL, "bounce", "2bounce" */
 };
 
 struct queue_file;
@@ -84,6 +97,13 @@ int	queue_file_commit(struct queue_file **qf, const char **error_r)
 	    __attribute__((warn_unused_result));
 /* Drop the file being written. */
 void	queue_file_abort(struct queue_file **qf);
+
+/* Wake the queue manager ('W' new mail, 'F' retry deferred now). Never
+ * blocks, never fails: without a reader the scan timer catches up. */
+void	queue_notify(const char *queue_dir, char what);
+
+/* A queue ID as the manager names files: QUEUE_ID_LEN hex digits. */
+bool	queue_valid_id(const char *id);
 
 /* For tests and benchmarks: how many directory fsyncs were done. */
 uint64_t queue_dir_syncs(void);

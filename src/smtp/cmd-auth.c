@@ -234,7 +234,7 @@ auth_work(void *tctx, void *arg)
 	struct dir *dir;
 	int r;
 
-	if ((dir = worker_thread_dir(tctx, &error)) == NULL) {
+	if ((dir = dir_thread_get(tctx, &error)) == NULL) {
 		log_warnx("smtp auth: directory: %s", error);
 		j->tempfail = true;
 		password_verify_dummy(j->password);

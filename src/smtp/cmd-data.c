@@ -29,6 +29,7 @@
 
 struct commit_job {
 	struct queue_file	*qf;
+	const char		*queue_dir;	/* borrowed from the tx pool */
 	char			 id[QUEUE_ID_LEN + 1];
 	const char		*error;
 	int			 failed;
@@ -371,6 +372,7 @@ finish(struct smtp_session *s, unsigned flags, unsigned received)
 		return;
 	}
 	j = xmalloc(sizeof(*j));
+	j->queue_dir = pool_printf(tx->pool, "%s/queue", s->cfg->data_dir);
 	j->qf = tx->qf;
 	tx->qf = NULL;
 	snprintf(j->id, sizeof(j->id), "%s", queue_file_id(j->qf));
@@ -383,6 +385,8 @@ commit_work(void *tctx, void *arg)
 	struct commit_job *j = arg;
 
 	j->failed = queue_file_commit(&j->qf, &j->error) == -1;
+	if (!j->failed)
+		queue_notify(j->queue_dir, 'W');
 }
 
 static void

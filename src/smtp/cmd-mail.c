@@ -148,7 +148,7 @@ sender_work(void *tctx, void *arg)
 	struct dir *dir;
 	size_t i;
 
-	if ((dir = worker_thread_dir(tctx, &error)) == NULL) {
+	if ((dir = dir_thread_get(tctx, &error)) == NULL) {
 		j->error = 1;
 		return;
 	}
@@ -225,7 +225,7 @@ rcpt_work(void *tctx, void *arg)
 	const char *error;
 	struct dir *dir;
 
-	if ((dir = worker_thread_dir(tctx, &error)) == NULL) {
+	if ((dir = dir_thread_get(tctx, &error)) == NULL) {
 		j->error = 1;
 		return;
 	}

@@ -26,15 +26,7 @@ struct accept_ctx {
 	struct event		*ev;
 };
 
-/* The context of each offload thread of a worker. */
-struct worker_thread {
-	const struct config	*cfg;	/* borrowed */
-	struct dir		*dir;	/* opened on first use */
-};
-
 static void	on_accept(evutil_socket_t fd, short what, void *arg);
-static void	*thread_init(void *ctx);
-static void	 thread_deinit(void *thread_ctx);
 static void	on_sigterm(evutil_socket_t fd, short what, void *arg);
 
 /* Which module serves each protocol; filled in as protocols land. */
@@ -68,34 +60,6 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	a->w->nconns++;
 	proto_accept[services[a->l->svc].proto](a->w, a->l, fd,
 	    (struct sockaddr *)&ss, sslen);
-}
-
-static void *
-thread_init(void *ctx)
-{
-	struct worker_thread *t = xmalloc(sizeof(*t));
-
-	t->cfg = ctx;
-	return t;
-}
-
-static void
-thread_deinit(void *thread_ctx)
-{
-	struct worker_thread *t = thread_ctx;
-
-	dir_close(&t->dir);
-	free(t);
-}
-
-struct dir *
-worker_thread_dir(void *thread_ctx, const char **error_r)
-{
-	struct worker_thread *t = thread_ctx;
-
-	if (t->dir == NULL && dir_open(t->cfg, &t->dir, error_r) == -1)
-		return NULL;
-	return t->dir;
 }
 
 void
@@ -139,7 +103,7 @@ worker_main(const struct config *cfg, const struct listener_set *ls,
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	w.offload = offload_new(w.base, (unsigned)cfg->offload_threads,
-	    thread_init, thread_deinit, (void *)cfg);
+	    dir_thread_init, dir_thread_deinit, (void *)cfg);
 	sigterm = evsignal_new(w.base, SIGTERM, on_sigterm, &w);
 	if (sigterm == NULL || event_add(sigterm, NULL) == -1)
 		fatalx("cannot install the signal handler");

@@ -33,10 +33,6 @@ typedef void (*worker_accept_fn)(struct worker *w, const struct listener *l,
 
 void	worker_conn_closed(struct worker *w);
 
-/* On an offload thread: that thread's own directory handle, opened on
- * first use (SQLite handles are per thread). NULL and *error_r on failure;
- * the next call tries again. */
-struct dir *worker_thread_dir(void *thread_ctx, const char **error_r);
 
 /* Until a protocol is implemented: answer "not available" and close. */
 void	unavailable_accept(struct worker *w, const struct listener *l, int fd,

@@ -1,0 +1,470 @@
+/* deliver: one message's delivery attempt, on a queue manager thread.
+ *
+ * For each pending recipient: resolve it in the directory, deliver into
+ * the Maildir of every local target (Return-Path and Delivered-To first),
+ * and record the outcome: delivered, failed (bounce log, with a DSN status)
+ * or deferred (defer log). Remote targets wait for remote delivery.
+ * Targets of a multi-target recipient that succeeded are remembered in
+ * queue/done/<ID>, so a retry does not deliver them twice.
+ *
+ * Then, if every recipient is done, the DSN (if any is due) is queued and
+ * the message removed; otherwise the recipients that are done are marked in
+ * the queue file (envelope_mark_done) and the file moves to deferred/ with
+ * its next attempt as mtime. A crash before that mark redelivers: at worst
+ * a duplicate, never a loss. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "directory/dir.h"
+#include "lib/log.h"
+#include "lib/pool.h"
+#include "lib/xalloc.h"
+#include "queue/bounce.h"
+#include "queue/envelope.h"
+#include "queue/qmgr-private.h"
+#include "store/maildir.h"
+
+#define HEADER_SCAN_MAX	(256 * 1024)
+
+enum outcome {
+	OUT_DELIVERED,
+	OUT_DEFERRED,
+	OUT_FAILED,		/* the caller reports it */
+	OUT_FAILED_REPORTED,	/* already in the bounce log */
+};
+
+struct attempt {
+	struct qmgr_job		*job;
+	struct envelope		 env;
+	struct pool		*pool;
+	struct dir		*dir;
+	int			 fd;
+	char			*headers;	/* the header section, lower-case */
+	char			 path[4096];	/* active/<ID> */
+	struct strv		 done_targets;	/* "<idx> <address>" */
+	struct bounce_entry	*bounces;
+	size_t			 nbounces;
+};
+
+static enum outcome deliver_rcpt(struct attempt *a, size_t idx,
+		    const char **status_r, const char **text_r);
+static enum outcome deliver_local(struct attempt *a, size_t idx,
+		    const struct dir_target *t, const char **status_r,
+		    const char **text_r);
+static void	 read_headers(struct attempt *a);
+static bool	 delivered_to_seen(struct attempt *a, const char *address);
+static void	 load_done(struct attempt *a);
+static bool	 target_done(struct attempt *a, size_t idx, const char *address);
+static void	 remember_target(struct attempt *a, size_t idx,
+		    const char *address);
+static void	 record(struct attempt *a, const char *log, size_t idx,
+		    enum bounce_action action, const char *status,
+		    const char *text);
+static void	 finish(struct attempt *a);
+static void	 defer(struct attempt *a);
+static char	*qpath(struct attempt *a, const char *sub);
+
+static char *
+qpath(struct attempt *a, const char *sub)
+{
+	return pool_printf(a->pool, "%s/%s/%s", a->job->queue_dir, sub,
+	    a->job->id);
+}
+
+/* The header section, lower-cased, for the Delivered-To loop check. */
+static void
+read_headers(struct attempt *a)
+{
+	size_t max = a->env.content_size < HEADER_SCAN_MAX ?
+	    (size_t)a->env.content_size : HEADER_SCAN_MAX;
+	char *buf = pool_alloc(a->pool, max + 1), *end;
+	ssize_t n;
+
+	n = pread(a->fd, buf, max, a->env.content_offset);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((end = strstr(buf, "\r\n\r\n")) != NULL)
+		end[2] = '\0';
+	str_lower(buf);
+	a->headers = buf;
+}
+
+/* A Delivered-To naming this address means the message came back here. */
+static bool
+delivered_to_seen(struct attempt *a, const char *address)
+{
+	const char *p = a->headers;
+	size_t alen = strlen(address);
+
+	while ((p = strstr(p, "delivered-to:")) != NULL) {
+		if (p == a->headers || p[-1] == '\n') {
+			const char *v = p + 13;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (strncasecmp(v, address, alen) == 0 &&
+			    (v[alen] == '\r' || v[alen] == ' ' ||
+			    v[alen] == '\0'))
+				return true;
+		}
+		p += 13;
+	}
+	return false;
+}
+
+static void
+load_done(struct attempt *a)
+{
+	char line[600];
+	FILE *fp;
+
+	if ((fp = fopen(qpath(a, "done"), "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		strv_push(&a->done_targets, line);
+	}
+	fclose(fp);
+}
+
+static bool
+target_done(struct attempt *a, size_t idx, const char *address)
+{
+	char *key = pool_printf(a->pool, "%zu %s", idx, address);
+
+	return strv_contains_nocase(&a->done_targets, key);
+}
+
+static void
+remember_target(struct attempt *a, size_t idx, const char *address)
+{
+	char *line = pool_printf(a->pool, "%zu %s\n", idx, address);
+	int fd;
+
+	fd = open(qpath(a, "done"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (fd == -1 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    fdatasync(fd) == -1)
+		log_warn("%s: cannot record the delivery to %s", a->job->id,
+		    address);
+	if (fd != -1)
+		close(fd);
+	line[strlen(line) - 1] = '\0';
+	strv_push(&a->done_targets, line);
+}
+
+static void
+record(struct attempt *a, const char *log, size_t idx,
+    enum bounce_action action, const char *status, const char *text)
+{
+	struct bounce_entry e = { idx, action, status, text };
+	const char *error;
+
+	if (bounce_log_append(a->job->queue_dir, log, a->job->id, &e,
+	    &error) == -1)
+		log_warnx("%s: cannot write the %s log: %s", a->job->id, log,
+		    error);
+	if (strcmp(log, "bounce") == 0) {
+		struct bounce_entry *n = pool_alloc(a->pool,
+		    (a->nbounces + 1) * sizeof(*n));
+
+		if (a->nbounces > 0)
+			memcpy(n, a->bounces, a->nbounces * sizeof(*n));
+		n[a->nbounces++] = e;
+		a->bounces = n;
+	}
+}
+
+static enum outcome
+deliver_local(struct attempt *a, size_t idx, const struct dir_target *t,
+    const char **status_r, const char **text_r)
+{
+	const struct config *cfg = a->job->cfg;
+	struct maildir_delivery d = { 0 };
+	struct dir_user u;
+	const char *error, *path;
+	char *prefix, file[4096];
+	int r;
+
+	if (delivered_to_seen(a, t->address)) {
+		*status_r = "5.4.6";
+		*text_r = pool_printf(a->pool, "mail for %s loops back to "
+		    "itself (Delivered-To)", t->address);
+		return OUT_FAILED;
+	}
+	r = dir_user_lookup(a->dir, t->address, a->pool, &u, &error);
+	if (r == -1) {
+		*status_r = "4.3.0";
+		*text_r = pool_printf(a->pool, "directory: %s", error);
+		return OUT_DEFERRED;
+	}
+	if (r == 0 || !u.active) {
+		*status_r = "5.1.1";
+		*text_r = pool_printf(a->pool, "user %s unknown", t->address);
+		return OUT_FAILED;
+	}
+	if ((path = dir_maildir_path(cfg, u.address, a->pool)) == NULL) {
+		*status_r = "5.3.5";
+		*text_r = "no valid mailbox path";
+		return OUT_FAILED;
+	}
+	prefix = pool_printf(a->pool, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+	    a->env.sender, u.address);
+	d.path = path;
+	d.folder = cfg->plus_folder_delivery ? t->extension : NULL;
+	d.prefix = prefix;
+	d.prefix_len = strlen(prefix);
+	d.src_fd = a->fd;
+	d.src_offset = a->env.content_offset;
+	d.size = a->env.content_size;
+	d.quota_bytes = u.quota_bytes;
+	d.hostname = cfg->hostname;
+	switch (maildir_deliver(&d, file, sizeof(file), &error)) {
+	case MAILDIR_OK:
+		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%lld, "
+		    "status=sent (delivered to maildir)", a->job->id,
+		    u.address, a->env.rcpts[idx].address,
+		    (long long)(time(NULL) - a->env.arrival));
+		return OUT_DELIVERED;
+	case MAILDIR_OVER_QUOTA:
+		if (cfg->quota_exceeded_temporary) {
+			*status_r = "4.2.2";
+			*text_r = pool_printf(a->pool, "mailbox of %s is full",
+			    u.address);
+			return OUT_DEFERRED;
+		}
+		*status_r = "5.2.2";
+		*text_r = pool_printf(a->pool, "mailbox of %s is full",
+		    u.address);
+		return OUT_FAILED;
+	case MAILDIR_BAD_FOLDER:
+	case MAILDIR_TEMPFAIL:
+		break;
+	}
+	*status_r = "4.3.0";
+	*text_r = pool_printf(a->pool, "cannot deliver to %s: %s", u.address,
+	    error);
+	return OUT_DEFERRED;
+}
+
+static enum outcome
+deliver_rcpt(struct attempt *a, size_t idx, const char **status_r,
+    const char **text_r)
+{
+	struct dir_resolution res;
+	const char *tstatus, *ttext;
+	enum outcome o, worst = OUT_DELIVERED;
+	bool failed = false;
+	size_t i;
+
+	if (dir_resolve(a->dir, a->job->cfg, a->env.rcpts[idx].address,
+	    a->pool, &res) == -1 || res.status == DIR_UNKNOWN) {
+		*status_r = "5.1.1";
+		*text_r = pool_printf(a->pool, "user %s unknown",
+		    a->env.rcpts[idx].address);
+		return OUT_FAILED;
+	}
+	switch (res.status) {
+	case DIR_OK:
+		break;
+	case DIR_TEMPFAIL:
+		*status_r = "4.3.0";
+		*text_r = pool_printf(a->pool, "directory: %s", res.error);
+		return OUT_DEFERRED;
+	case DIR_LOOP:
+		*status_r = "5.4.6";
+		*text_r = "alias loop";
+		return OUT_FAILED;
+	default:
+		*status_r = "5.4.6";
+		*text_r = "alias expands to too many destinations";
+		return OUT_FAILED;
+	}
+	/* Each target is final on its own: a failed one is reported (and,
+	 * among several, remembered) now, while a deferred one keeps the
+	 * recipient pending. */
+	for (i = 0; i < res.ntargets; i++) {
+		const struct dir_target *t = &res.targets[i];
+
+		if (res.ntargets > 1 && target_done(a, idx, t->address))
+			continue;
+		if (t->kind == DIR_TARGET_REMOTE) {
+			o = OUT_DEFERRED;
+			tstatus = "4.3.2";
+			ttext = pool_printf(a->pool, "remote delivery to %s is "
+			    "not available yet", t->address);
+		} else
+			o = deliver_local(a, idx, t, &tstatus, &ttext);
+		if (o == OUT_FAILED) {
+			log_info("%s: to=<%s>, orig_to=<%s>, status=bounced "
+			    "(%s %s)", a->job->id, t->address,
+			    a->env.rcpts[idx].address, tstatus, ttext);
+			record(a, "bounce", idx, BOUNCE_FAILED, tstatus, ttext);
+			failed = true;
+		}
+		if (o != OUT_DEFERRED && res.ntargets > 1)
+			remember_target(a, idx, t->address);
+		if (o == OUT_DEFERRED) {
+			worst = OUT_DEFERRED;
+			*status_r = tstatus;
+			*text_r = ttext;
+		}
+	}
+	if (worst == OUT_DEFERRED)
+		return OUT_DEFERRED;
+	return failed ? OUT_FAILED_REPORTED : OUT_DELIVERED;
+}
+
+static void
+finish(struct attempt *a)
+{
+	struct bounce_entry *entries;
+	const char *error;
+	char bid[QUEUE_ID_LEN + 1] = "";
+	size_t n;
+
+	/* Every outcome the sender must hear of, this attempt's and
+	 * earlier ones'. */
+	if (bounce_log_read(a->job->queue_dir, "bounce", a->job->id, a->pool,
+	    &entries, &n, &error) == -1) {
+		log_warnx("%s: bounce log: %s", a->job->id, error);
+		entries = a->bounces;
+		n = a->nbounces;
+	}
+	if (n > 0 && bounce_send(a->job->cfg, a->job->queue_dir,
+	    &a->env, a->fd, entries, n, bid, &error) == -1) {
+		/* Keep the message and its log: the next attempt retries. */
+		log_warnx("%s: cannot queue the notification: %s", a->job->id,
+		    error);
+		defer(a);
+		return;
+	}
+	if (bid[0] != '\0') {
+		log_info("%s: sender notification: %s", a->job->id, bid);
+		queue_notify(a->job->queue_dir, 'W');
+	}
+	unlink(a->path);
+	unlink(qpath(a, "done"));
+	bounce_log_remove(a->job->queue_dir, a->job->id);
+	log_info("%s: removed", a->job->id);
+}
+
+static void
+defer(struct attempt *a)
+{
+	const struct config *cfg = a->job->cfg;
+	struct timespec times[2];
+	uint64_t age = (uint64_t)(time(NULL) - a->env.arrival), wait;
+	char *to = qpath(a, "deferred");
+
+	wait = age < cfg->queue_minimal_backoff ? cfg->queue_minimal_backoff :
+	    age > cfg->queue_maximal_backoff ? cfg->queue_maximal_backoff : age;
+	/* The mtime of a deferred file is its next attempt. */
+	times[0].tv_sec = times[1].tv_sec = time(NULL) + (time_t)wait;
+	times[0].tv_nsec = times[1].tv_nsec = 0;
+	if (futimens(a->fd, times) == -1 || rename(a->path, to) == -1)
+		log_warn("%s: cannot defer", a->job->id);
+	a->job->deferred = true;
+}
+
+void
+qmgr_deliver(void *thread_ctx, void *arg)
+{
+	struct qmgr_job *job = arg;
+	struct attempt a = { .job = job, .fd = -1 };
+	const char *error, *status, *text;
+	bool expired;
+	size_t i;
+
+	a.pool = pool_new(NULL);
+	snprintf(a.path, sizeof(a.path), "%s/active/%s", job->queue_dir,
+	    job->id);
+	if ((a.fd = open(a.path, O_RDWR | O_CLOEXEC)) == -1) {
+		/* Deleted by an admin meanwhile: nothing to do. */
+		if (errno != ENOENT)
+			log_warn("%s: cannot open", job->id);
+		goto out;
+	}
+	if (envelope_read(a.fd, a.pool, &a.env, &error) == -1) {
+		log_warnx("%s: corrupt queue file: %s; moved to corrupt/",
+		    job->id, error);
+		if (rename(a.path, qpath(&a, "corrupt")) == -1)
+			log_warn("%s: cannot move to corrupt/", job->id);
+		job->corrupt = true;
+		goto out;
+	}
+	if ((a.dir = dir_thread_get(thread_ctx, &error)) == NULL) {
+		log_warnx("%s: directory: %s; deferred", job->id, error);
+		defer(&a);
+		goto out;
+	}
+	read_headers(&a);
+	load_done(&a);
+	expired = (uint64_t)(time(NULL) - a.env.arrival) >
+	    job->cfg->maximal_queue_lifetime;
+	for (i = 0; i < a.env.nrcpts; i++) {
+		struct envelope_rcpt *r = &a.env.rcpts[i];
+
+		if (r->done)
+			continue;
+		switch (deliver_rcpt(&a, i, &status, &text)) {
+		case OUT_DELIVERED:
+			r->done = true;
+			if (r->notify != NULL && strstr(r->notify, "SUCCESS"))
+				record(&a, "bounce", i, BOUNCE_DELIVERED,
+				    "2.0.0", "delivered to mailbox");
+			break;
+		case OUT_FAILED:
+			log_info("%s: to=<%s>, status=bounced (%s %s)", job->id,
+			    r->address, status, text);
+			record(&a, "bounce", i, BOUNCE_FAILED, status, text);
+			r->done = true;
+			break;
+		case OUT_FAILED_REPORTED:
+			r->done = true;
+			break;
+		case OUT_DEFERRED:
+			if (expired) {
+				text = pool_printf(a.pool, "delivery time "
+				    "expired: %s", text);
+				log_info("%s: to=<%s>, status=expired (%s)",
+				    job->id, r->address, text);
+				record(&a, "bounce", i, BOUNCE_FAILED, "4.4.7",
+				    text);
+				r->done = true;
+				break;
+			}
+			log_info("%s: to=<%s>, status=deferred (%s %s)",
+			    job->id, r->address, status, text);
+			record(&a, "defer", i, BOUNCE_DELAYED, status, text);
+			break;
+		}
+	}
+	if (envelope_pending(&a.env) == 0) {
+		finish(&a);
+		goto out;
+	}
+	/* Some remain: make the finished ones stick before deferring. */
+	for (i = 0; i < a.env.nrcpts; i++) {
+		struct envelope_rcpt *r = &a.env.rcpts[i];
+
+		if (r->done) {
+			r->done = false;
+			if (envelope_mark_done(a.fd, r, &error) == -1)
+				log_warnx("%s: cannot mark %s done: %s",
+				    job->id, r->address, error);
+		}
+	}
+	defer(&a);
+out:
+	if (a.fd != -1)
+		close(a.fd);
+	strv_free(&a.done_targets);
+	pool_free(&a.pool);
+}
