@@ -69,6 +69,7 @@ static void	 record(struct attempt *a, const char *log, size_t idx,
 		    const char *text);
 static void	 finish(struct attempt *a);
 static void	 defer(struct attempt *a);
+static void	 warn_delay(struct attempt *a);
 static char	*qpath(struct attempt *a, const char *sub);
 
 static char *
@@ -355,6 +356,41 @@ finish(struct attempt *a)
 	log_info("%s: removed", a->job->id);
 }
 
+/* Once, after delay_warning_time: tell the sender what is still waiting
+ * (only recipients whose NOTIFY allows DELAY; bounce_send filters). */
+static void
+warn_delay(struct attempt *a)
+{
+	const struct config *cfg = a->job->cfg;
+	struct bounce_entry *delayed, *log;
+	const char *error;
+	char bid[QUEUE_ID_LEN + 1] = "";
+	size_t i, n = 0, nlog = 0;
+
+	if (cfg->delay_warning_time == 0 || (uint64_t)(time(NULL) -
+	    a->env.arrival) < cfg->delay_warning_time ||
+	    strv_contains_nocase(&a->done_targets, "0 warned"))
+		return;
+	if (bounce_log_read(a->job->queue_dir, "defer", a->job->id, a->pool,
+	    &log, &nlog, &error) == -1)
+		nlog = 0;
+	delayed = pool_alloc(a->pool, (a->env.nrcpts + 1) * sizeof(*delayed));
+	for (i = 0; i < nlog; i++)
+		if (!a->env.rcpts[log[i].rcpt].done)
+			delayed[n++] = log[i];
+	if (n > 0 && bounce_send(cfg, a->job->queue_dir, &a->env, a->fd,
+	    delayed, n, bid, &error) == -1) {
+		log_warnx("%s: cannot queue the delay notice: %s", a->job->id,
+		    error);
+		return;
+	}
+	if (bid[0] != '\0') {
+		log_info("%s: delay notice: %s", a->job->id, bid);
+		queue_notify(a->job->queue_dir, 'W');
+	}
+	remember_target(a, 0, "warned");	/* "0 warned": never an address */
+}
+
 static void
 defer(struct attempt *a)
 {
@@ -450,6 +486,7 @@ qmgr_deliver(void *thread_ctx, void *arg)
 		finish(&a);
 		goto out;
 	}
+	warn_delay(&a);
 	/* Some remain: make the finished ones stick before deferring. */
 	for (i = 0; i < a.env.nrcpts; i++) {
 		struct envelope_rcpt *r = &a.env.rcpts[i];
