@@ -133,7 +133,7 @@ static const char *clean(struct pool *pool, const char *s);
 static void	fmt_time(time_t t, bool year, char *out, size_t outlen);
 static void	list_one(struct qctx *q, enum qstate st, const char *id,
 		    bool *header, uint64_t *bytes, unsigned *count);
-static void	print_rcpts(struct qctx *q, struct pool *pool,
+static void	print_rcpts(struct qctx *q, struct pool *pool, const char *id,
 		    const struct envelope *env, enum qstate st);
 static int	copy_content(int fd, const struct envelope *env);
 static int	cmp_str(const void *a, const void *b);
@@ -342,8 +342,8 @@ sync_dirty(struct qctx *q)
 /* ------------------------------------------------------------ list */
 
 static void
-print_rcpts(struct qctx *q, struct pool *pool, const struct envelope *env,
-    enum qstate st)
+print_rcpts(struct qctx *q, struct pool *pool, const char *id,
+    const struct envelope *env, enum qstate st)
 {
 	struct bounce_entry *log = NULL;
 	const char **reason, *last = NULL, *error;
@@ -351,7 +351,7 @@ print_rcpts(struct qctx *q, struct pool *pool, const struct envelope *env,
 
 	reason = pool_alloc(pool, env->nrcpts * sizeof(*reason));
 	if (st != QS_MAILDROP && st != QS_INCOMING &&
-	    bounce_log_read(q->queue_dir, "defer", env->id, pool, &log, &n,
+	    bounce_log_read(q->queue_dir, "defer", id, pool, &log, &n,
 	    &error) == 0) {
 		/* Appended in order: the last line of a recipient wins. */
 		for (i = 0; i < n; i++)
@@ -413,7 +413,7 @@ list_one(struct qctx *q, enum qstate st, const char *id, bool *header,
 	printf("%s%c %8llu %s  %s\n", id, qstates[st].mark,
 	    (unsigned long long)env.content_size, when,
 	    *env.sender == '\0' ? "MAILER-DAEMON" : clean(pool, env.sender));
-	print_rcpts(q, pool, &env, st);
+	print_rcpts(q, pool, id, &env, st);
 	*bytes += env.content_size;
 	(*count)++;
 	pool_free(&pool);

@@ -132,7 +132,7 @@ parse_args(struct sm_opts *o, int argc, char **argv, int *first_rcpt_r)
 			case 'b':
 				if (strcmp(p + 1, "p") == 0)
 					o->mailq = true;
-				else if (strcmp(p + 1, "m") != 0 && p[1] != '\0') {
+				else if (strcmp(p + 1, "m") != 0) {
 					cli_error("-b%s: %s", p + 1,
 					    strcmp(p + 1, "s") == 0 ?
 					    "SMTP on standard input is not "
@@ -574,28 +574,32 @@ add_headers(struct sendmail *sm)
 	    &tm) == 0 || strftime(day, sizeof(day), "%Y%m%d%H%M%S", &tm) == 0)
 		fatalx("cannot format the date");
 	buf_init(&sm->added, 4096);
-	if (!from && sm->o.fullname != NULL) {
+	if (!from) {
 		bad |= buf_append_str(&sm->added, "From: ");
-		if (put_fullname(&sm->added, sm->o.fullname) == -1) {
-			cli_error("-F: not a usable name");
-			return -1;
+		if (sm->o.fullname != NULL) {
+			if (strlen(sm->o.fullname) > FULLNAME_MAX ||
+			    put_fullname(&sm->added, sm->o.fullname) == -1) {
+				cli_error("-F: control characters, or longer "
+				    "than %d bytes", FULLNAME_MAX);
+				return -1;
+			}
+			bad |= buf_append_str(&sm->added, " <");
 		}
-		bad |= buf_printf(&sm->added, " <%s>\r\n", *sm->sender != '\0' ?
-		    sm->sender : "");
-	} else if (!from && *sm->sender == '\0')
-		bad |= buf_printf(&sm->added, "From: MAILER-DAEMON@%s\r\n",
-		    sm->cfg->hostname);
-	else if (!from)
-		bad |= buf_printf(&sm->added, "From: %s\r\n", sm->sender);
+		if (*sm->sender != '\0')
+			bad |= buf_append_str(&sm->added, sm->sender);
+		else
+			bad |= buf_printf(&sm->added, "MAILER-DAEMON@%s",
+			    sm->cfg->hostname);
+		bad |= buf_append_str(&sm->added, sm->o.fullname != NULL ?
+		    ">\r\n" : "\r\n");
+	}
 	if (!date)
 		bad |= buf_printf(&sm->added, "Date: %s\r\n", stamp);
 	if (!msgid)
 		bad |= buf_printf(&sm->added, "Message-ID: <%s.%s@%s>\r\n", day,
 		    sm->id, sm->cfg->hostname);
-	if (bad != 0) {
-		cli_error("-F: name too long");
-		return -1;
-	}
+	if (bad != 0)
+		panic("added header fields larger than their buffer");
 	return 0;
 }
 

@@ -270,14 +270,19 @@ sq_open(struct dir *dir, const char **error_r)
 	int fd;
 
 	/* Create the file here to choose its mode; SQLite gives the -wal and
-	 * -shm files the mode of the database. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, SQ_FILE_MODE);
-	if (fd == -1) {
+	 * -shm files the mode of the database. Only when it does not exist
+	 * yet: closing any descriptor of a file drops every POSIX lock the
+	 * process holds on it, including the locks of this process's other
+	 * SQLite connections, after which another process may believe it is
+	 * alone and delete the live WAL. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, SQ_FILE_MODE);
+	if (fd == -1 && errno != EEXIST) {
 		*error_r = dir__error("cannot open %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	sq = xmalloc(sizeof(*sq));
 	/* One thread at a time per handle (dir.h): no mutex needed. */
 	if (sqlite3_open_v2(path, &sq->db, SQLITE_OPEN_READWRITE |

@@ -64,18 +64,21 @@ static const char *const action_names[BOUNCE_NACTIONS] = {
 /* One DSN being written. */
 struct dsn {
 	const struct config	*cfg;
-	const struct envelope	*env;		/* the original's */
-	const struct bounce_entry *entries;	/* borrowed from the caller */
+	const struct envelope	*env;	/* the original's */
+	/* borrowed from the caller */
+	const struct bounce_entry *entries;
 	size_t			 n;
-	bool			 double_bounce;	/* to the postmaster */
+	/* to the postmaster, every entry reported */
+	bool			 double_bounce;
 	bool			 global;	/* RFC 6533 types */
-	bool			 full;		/* whole message, else header */
-	const char		*cte;		/* of the returned message */
-	size_t			 count[BOUNCE_NACTIONS]; /* reported entries */
-	char			 host[256];	/* cfg->hostname, cleaned */
+	bool			 full;	/* whole message, else header */
+	const char		*cte;	/* of the returned message */
+	/* reported entries per action */
+	size_t			 count[BOUNCE_NACTIONS];
+	char			 host[256];	/* hostname, cleaned */
 	char			 boundary[80];
 	struct queue_file	*qf;
-	struct buf		 out;		/* not yet given to qf */
+	struct buf		 out;	/* not yet given to qf */
 	struct buf		 v1, v2;	/* cleaned values */
 };
 
@@ -113,7 +116,8 @@ static void	 put_wrapped(struct dsn *d, const char *s);
 static void	 put_headers(struct dsn *d, const char *to, const char *id);
 static void	 put_human(struct dsn *d);
 static void	 put_status(struct dsn *d);
-static void	 put_rcpt_fields(struct dsn *d, const struct bounce_entry *e);
+static void	 put_rcpt_fields(struct dsn *d,
+		    const struct bounce_entry *e);
 static int	 put_returned(struct dsn *d, int fd, const char **error_r);
 
 /* ---- the logs ---- */
@@ -180,6 +184,7 @@ clean_text(char *dst, size_t size, const char *src)
 {
 	size_t i;
 
+	/* UNSAFE: i + 1 < size keeps both stores in dst. */
 	for (i = 0; src != NULL && src[i] != '\0' && i + 1 < size; i++)
 		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ?
 		    ' ' : src[i];
@@ -253,6 +258,7 @@ trim_torn_tail(int fd, off_t size, const char *path, const char **error_r)
 		*error_r = n == -1 ? strerror(errno) : "log changed while read";
 		return -1;
 	}
+	/* UNSAFE: size > 0 (the caller checks), so 0 < n <= sizeof(tail). */
 	if (tail[n - 1] == '\n')
 		return 0;
 	for (i = n - 1; i >= 0 && tail[i] != '\n'; i--)
@@ -564,7 +570,7 @@ reported(const struct dsn *d, const struct bounce_entry *e)
 	const char *notify = d->env->rcpts[e->rcpt].notify;
 
 	if (d->double_bounce)
-		return true;		/* the postmaster hears everything */
+		return true;	/* the postmaster hears everything */
 	if (notify == NULL)		/* RFC 3461: FAILURE,DELAY */
 		return e->action != BOUNCE_DELIVERED;
 	return notify_has(notify, notify_word[e->action]);
@@ -608,6 +614,7 @@ clean_host(char *dst, size_t size, const char *src, size_t max)
 
 	if (src == NULL || *src == '\0')
 		src = "localhost";
+	/* UNSAFE: i + 1 < size keeps both stores in dst. */
 	for (i = 0; src[i] != '\0' && i < max && i + 1 < size; i++) {
 		c = src[i];
 		dst[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -971,7 +978,8 @@ bounce_send(const struct config *cfg, const char *queue_dir,
 
 	id_r[0] = '\0';
 	for (i = 0; i < n; i++) {
-		if (!valid_entry(&entries[i]) || entries[i].rcpt >= env->nrcpts) {
+		if (!valid_entry(&entries[i]) ||
+		    entries[i].rcpt >= env->nrcpts) {
 			*error_r = "invalid bounce entry";
 			return -1;
 		}
@@ -1042,6 +1050,7 @@ bounce_send(const struct config *cfg, const char *queue_dir,
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("getrandom");
 	snprintf(d.boundary, sizeof(d.boundary), "%s.%08X/", id, rnd);
+	/* UNSAFE: 26 octets written, clean_host() gets the room left. */
 	clean_host(d.boundary + strlen(d.boundary),
 	    sizeof(d.boundary) - strlen(d.boundary), d.host,
 	    DSN_BOUNDARY_HOST);

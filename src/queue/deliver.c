@@ -49,6 +49,10 @@ struct attempt {
 	char			*headers;	/* the header section, lower-case */
 	char			 path[4096];	/* active/<ID> */
 	struct strv		 done_targets;	/* "<idx> <address>" */
+	struct strv		 intents;	/* "<idx> <address> <path>" */
+	int			 done_fd;	/* queue/done/<ID>, append */
+	size_t			 cur_idx;	/* recipient being delivered */
+	const char		*cur_target;
 	struct bounce_entry	*bounces;
 	size_t			 nbounces;
 };
@@ -64,6 +68,8 @@ static void	 load_done(struct attempt *a);
 static bool	 target_done(struct attempt *a, size_t idx, const char *address);
 static void	 remember_target(struct attempt *a, size_t idx,
 		    const char *address);
+static void	 done_write(struct attempt *a, const char *line);
+static void	 before_rename(void *ctx, const char *path);
 static void	 record(struct attempt *a, const char *log, size_t idx,
 		    enum bounce_action action, const char *status,
 		    const char *text);
@@ -119,17 +125,29 @@ delivered_to_seen(struct attempt *a, const char *address)
 	return false;
 }
 
+/*
+ * The done log, queue/done/<ID>, has two kinds of lines:
+ *   "<idx> <address>"         that target of recipient idx is final
+ *   "<idx> <address> <path>"  a Maildir file was about to be renamed to path
+ * The second is written (without fsync: a killed process's writes survive)
+ * just before the rename, so a retry after a crash can tell whether the
+ * delivery happened. It is fdatasync'ed before the message is deferred.
+ */
 static void
 load_done(struct attempt *a)
 {
-	char line[600];
+	char line[5000], *sp;
 	FILE *fp;
 
 	if ((fp = fopen(qpath(a, "done"), "r")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
-		strv_push(&a->done_targets, line);
+		sp = strchr(line, ' ');
+		if (sp != NULL && strchr(sp + 1, ' ') != NULL)
+			strv_push(&a->intents, line);
+		else
+			strv_push(&a->done_targets, line);
 	}
 	fclose(fp);
 }
@@ -138,26 +156,47 @@ static bool
 target_done(struct attempt *a, size_t idx, const char *address)
 {
 	char *key = pool_printf(a->pool, "%zu %s", idx, address);
+	size_t i, klen = strlen(key);
 
-	return strv_contains_nocase(&a->done_targets, key);
+	if (strv_contains_nocase(&a->done_targets, key))
+		return true;
+	/* Delivered just before a crash, not recorded as final yet? */
+	for (i = 0; i < a->intents.n; i++)
+		if (strncasecmp(a->intents.v[i], key, klen) == 0 &&
+		    a->intents.v[i][klen] == ' ' &&
+		    maildir_delivered(a->intents.v[i] + klen + 1))
+			return true;
+	return false;
+}
+
+static void
+done_write(struct attempt *a, const char *line)
+{
+	if (a->done_fd == -1)
+		a->done_fd = open(qpath(a, "done"), O_WRONLY | O_APPEND |
+		    O_CREAT | O_CLOEXEC, 0600);
+	if (a->done_fd == -1 ||
+	    write(a->done_fd, line, strlen(line)) != (ssize_t)strlen(line))
+		log_warn("%s: cannot write the done log", a->job->id);
 }
 
 static void
 remember_target(struct attempt *a, size_t idx, const char *address)
 {
 	char *line = pool_printf(a->pool, "%zu %s\n", idx, address);
-	int fd;
 
-	fd = open(qpath(a, "done"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600);
-	if (fd == -1 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
-	    fdatasync(fd) == -1)
-		log_warn("%s: cannot record the delivery to %s", a->job->id,
-		    address);
-	if (fd != -1)
-		close(fd);
+	done_write(a, line);
 	line[strlen(line) - 1] = '\0';
 	strv_push(&a->done_targets, line);
+}
+
+static void
+before_rename(void *ctx, const char *path)
+{
+	struct attempt *a = ctx;
+
+	done_write(a, pool_printf(a->pool, "%zu %s %s\n", a->cur_idx,
+	    a->cur_target, path));
 }
 
 static void
@@ -226,6 +265,10 @@ deliver_local(struct attempt *a, size_t idx, const struct dir_target *t,
 	d.size = a->env.content_size;
 	d.quota_bytes = u.quota_bytes;
 	d.hostname = cfg->hostname;
+	d.before_rename = before_rename;
+	d.ctx = a;
+	a->cur_idx = idx;
+	a->cur_target = t->address;
 	switch (maildir_deliver(&d, file, sizeof(file), &error)) {
 	case MAILDIR_OK:
 		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%lld, "
@@ -293,7 +336,7 @@ deliver_rcpt(struct attempt *a, size_t idx, const char **status_r,
 	for (i = 0; i < res.ntargets; i++) {
 		const struct dir_target *t = &res.targets[i];
 
-		if (res.ntargets > 1 && target_done(a, idx, t->address))
+		if (target_done(a, idx, t->address))
 			continue;
 		if (t->kind == DIR_TARGET_REMOTE) {
 			o = OUT_DEFERRED;
@@ -375,8 +418,9 @@ warn_delay(struct attempt *a)
 	    &log, &nlog, &error) == -1)
 		nlog = 0;
 	delayed = pool_alloc(a->pool, (a->env.nrcpts + 1) * sizeof(*delayed));
-	for (i = 0; i < nlog; i++)
-		if (!a->env.rcpts[log[i].rcpt].done)
+	for (i = 0; i < nlog && n < a->env.nrcpts; i++)
+		if (log[i].rcpt < a->env.nrcpts &&
+		    !a->env.rcpts[log[i].rcpt].done)
 			delayed[n++] = log[i];
 	if (n > 0 && bounce_send(cfg, a->job->queue_dir, &a->env, a->fd,
 	    delayed, n, bid, &error) == -1) {
@@ -399,6 +443,9 @@ defer(struct attempt *a)
 	uint64_t age = (uint64_t)(time(NULL) - a->env.arrival), wait;
 	char *to = qpath(a, "deferred");
 
+	/* What is final must survive a power cut, not only a crash. */
+	if (a->done_fd != -1 && fdatasync(a->done_fd) == -1)
+		log_warn("%s: cannot sync the done log", a->job->id);
 	wait = age < cfg->queue_minimal_backoff ? cfg->queue_minimal_backoff :
 	    age > cfg->queue_maximal_backoff ? cfg->queue_maximal_backoff : age;
 	/* The mtime of a deferred file is its next attempt. */
@@ -413,7 +460,7 @@ void
 qmgr_deliver(void *thread_ctx, void *arg)
 {
 	struct qmgr_job *job = arg;
-	struct attempt a = { .job = job, .fd = -1 };
+	struct attempt a = { .job = job, .fd = -1, .done_fd = -1 };
 	const char *error, *status, *text;
 	bool expired;
 	size_t i;
@@ -502,6 +549,9 @@ qmgr_deliver(void *thread_ctx, void *arg)
 out:
 	if (a.fd != -1)
 		close(a.fd);
+	if (a.done_fd != -1)
+		close(a.done_fd);
 	strv_free(&a.done_targets);
+	strv_free(&a.intents);
 	pool_free(&a.pool);
 }

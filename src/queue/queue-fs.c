@@ -65,7 +65,9 @@ queue_init_dirs(const char *queue_dir, const char **error_r)
 	char path[4096];
 	size_t i;
 
-	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
+	/* 0711: local users reach maildrop/ and qmgr.fifo, nothing else. */
+	if ((mkdir(queue_dir, 0711) == -1 && errno != EEXIST) ||
+	    chmod(queue_dir, 0711) == -1) {
 		*error_r = strerror(errno);
 		return -1;
 	}

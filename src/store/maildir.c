@@ -437,6 +437,8 @@ maildir_deliver(const struct maildir_delivery *d, char *path_r,
 		(void)unlink(tmp);
 		return MAILDIR_TEMPFAIL;
 	}
+	if (d->before_rename != NULL)
+		d->before_rename(d->ctx, dst);
 	if (move_into_new(tmp, dst) == -1) {
 		*error_r = errno == EEXIST ? "unique name exists" :
 		    errno_reason(errno);
@@ -626,4 +628,35 @@ maildir_valid_folder(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool
+maildir_delivered(const char *path)
+{
+	char cur[MAILDIR_PATH_MAX];
+	const char *base, *slash;
+	struct dirent *de;
+	struct stat st;
+	size_t blen, dlen;
+	bool found = false;
+	DIR *d;
+
+	if (stat(path, &st) == 0)
+		return true;
+	/* .../new/<base> may have become .../cur/<base>:2,<flags>. */
+	if ((base = strrchr(path, '/')) == NULL || base - path < 4 ||
+	    strncmp(base - 4, "/new", 4) != 0)
+		return false;
+	slash = base - 4;
+	dlen = (size_t)(slash - path);
+	base++;
+	blen = strlen(base);
+	if (snprintf(cur, sizeof(cur), "%.*s/cur", (int)dlen, path) >=
+	    (int)sizeof(cur) || (d = opendir(cur)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, base, blen) == 0 &&
+		    (de->d_name[blen] == ':' || de->d_name[blen] == '\0');
+	closedir(d);
+	return found;
 }

@@ -35,6 +35,11 @@ struct maildir_delivery {
 	uint64_t	 size;		/* octets to copy from src_fd */
 	uint64_t	 quota_bytes;	/* 0: no quota */
 	const char	*hostname;	/* for the unique name */
+	/* Called with the final path just before the file is renamed into
+	 * new/, so a caller can record what it is about to deliver and,
+	 * after a crash, find out whether it did (maildir_delivered). */
+	void		(*before_rename)(void *ctx, const char *path);
+	void		*ctx;
 };
 
 /* Deliver; on failure *error_r is a short reason for logs and DSNs. On
@@ -45,6 +50,9 @@ enum maildir_result maildir_deliver(const struct maildir_delivery *d,
  * folder), from the S= in file names, falling back to stat. */
 int	maildir_usage(const char *path, uint64_t *bytes_r, const char **error_r)
 	    __attribute__((warn_unused_result));
+/* Is the message that was being renamed to path (a new/ file) in the
+ * Maildir: still in new/, or moved to cur/ by a reader (with flags)? */
+bool	maildir_delivered(const char *path);
 /* Is name a safe Maildir++ folder name (no '/', no "..", no leading '.',
  * printable, at most 255 octets)? */
 bool	maildir_valid_folder(const char *name);

@@ -60,7 +60,7 @@ struct orig {
 struct dsn {
 	struct pool	*pool;
 	struct envelope	 env;
-	char		*msg;		/* the message part, NUL-terminated */
+	char		*msg;	/* the message part, NUL-terminated */
 	size_t		 len;
 };
 
@@ -507,11 +507,18 @@ check_golden(const char *name, const struct orig *o, const struct dsn *d)
 static void
 returned_part(const struct dsn *d, const char **p_r, size_t *len_r)
 {
-	char *b = boundary_of(d->msg), *close;
-	const char *p = strstr(d->msg, "Content-Description: Undelivered ");
+	char *b = boundary_of(d->msg), *delim, *close;
+	const char *p = d->msg;
 	size_t clen;
+	int i;
 
-	assert_non_null(p);
+	delim = xasprintf("\r\n--%s\r\n", b);
+	for (i = 0; i < 3; i++) {
+		p = strstr(p, delim);
+		assert_non_null(p);
+		p += strlen(delim);
+	}
+	assert_null(strstr(p, delim));
 	p = strstr(p, "\r\n\r\n");
 	assert_non_null(p);
 	p += 4;
@@ -522,6 +529,7 @@ returned_part(const struct dsn *d, const char **p_r, size_t *len_r)
 	*p_r = p;
 	*len_r = (size_t)(d->msg + d->len - clen - p);
 	free(close);
+	free(delim);
 	free(b);
 }
 
@@ -761,7 +769,8 @@ test_dsn_fields(void **state)
 {
 	static const struct queue_rcpt r[] = {
 		{ "b@example.net", NULL, "rfc822;B@Example.NET" },
-		{ "c@example.net", "FAILURE,DELAY", "rfc822;c+list@example.net" },
+		{ "c@example.net", "FAILURE,DELAY",
+		    "rfc822;c+list@example.net" },
 		{ "d@example.net", "SUCCESS", NULL },
 		{ "e@example.net", "DELAY", NULL },
 	};
@@ -800,7 +809,8 @@ test_text_sanitized(void **state)
 	const char *p;
 	struct bounce_entry e[] = {
 		{ 0, BOUNCE_FAILED, "5.0.0",
-		    "550 bad\r\nX-Injected: yes\r\n\r\nbody\x01\x7f" "caf\xc3\xa9" },
+		    "550 bad\r\nX-Injected: yes\r\n\r\nbody\x01\x7f"
+		    "caf\xc3\xa9" },
 		{ 0, BOUNCE_FAILED, "5.0.0", NULL },
 	};
 	struct orig o;
@@ -1076,11 +1086,11 @@ test_log_round_trip(void **state)
 	    &error), 0);
 	assert_int_equal(n, 0);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(bounce_log_append(qdir, "bounce", LOG_ID, &e[i],
-		    &error), 0);
+		assert_int_equal(bounce_log_append(qdir, "bounce", LOG_ID,
+		    &e[i], &error), 0);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(bounce_log_append(qdir, "defer", LOG_ID, &d[i],
-		    &error), 0);
+		assert_int_equal(bounce_log_append(qdir, "defer", LOG_ID,
+		    &d[i], &error), 0);
 	data = log_file("bounce", LOG_ID, &len);
 	assert_non_null(data);
 	assert_int_equal(len, strlen("0 failed 5.1.1 550 5.1.1 unknown user\n"
@@ -1163,7 +1173,9 @@ test_log_sanitized(void **state)
 static void
 test_log_bad_arguments(void **state)
 {
-	static const struct bounce_entry ok = { 0, BOUNCE_FAILED, "5.1.1", "x" };
+	static const struct bounce_entry ok = {
+		0, BOUNCE_FAILED, "5.1.1", "x",
+	};
 	static const struct bounce_entry bad[] = {
 		{ 0, BOUNCE_FAILED, "5.1", "short status" },
 		{ 0, BOUNCE_FAILED, "5.1.1 x", "space in status" },
@@ -1403,7 +1415,8 @@ main(void)
 		T("SMTPUTF8 original: RFC 6533 global types, utf-8 addresses",
 		    test_smtputf8),
 		T("8BITMIME returned whole is declared 8bit", test_8bitmime),
-		T("a 3 MB message comes back byte for byte", test_large_streamed),
+		T("a 3 MB message comes back byte for byte",
+		    test_large_streamed),
 		T("header end split across read chunks is found",
 		    test_header_across_chunks),
 		T("log append, read, defer replacement and remove",
