@@ -128,6 +128,8 @@ const struct conf_key conf_keys[] = {
 	{ "plus_folder_delivery", CONF_BOOL, "queue", "no", NOLIM,
 	  OFF(plus_folder_delivery),
 	  "Deliver user+tag@domain into the folder named tag when the user has one." },
+	{ "defer_transports", CONF_LIST, "queue", "", NOLIM, OFF(defer_transports),
+	  "Keep mail for these transports (local, remote) in the queue, deferred, until removed (then `postie queue flush`)." },
 
 	/* directory */
 	{ "directory_backend", CONF_ENUM, "directory", "sqlite", 0, 0, "sqlite",

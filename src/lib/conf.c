@@ -170,6 +170,16 @@ check_value(const struct config *cfg, const struct conf_key *k,
 				return -1;
 		return 0;
 	}
+	if (k->offset == offsetof(struct config, defer_transports)) {
+		for (i = 0; i < cfg->defer_transports.n; i++) {
+			if (strcmp(cfg->defer_transports.v[i], "local") != 0 &&
+			    strcmp(cfg->defer_transports.v[i], "remote") != 0) {
+				*error_r = "transports are local and remote";
+				return -1;
+			}
+		}
+		return 0;
+	}
 	if (k->offset == offsetof(struct config, relay_domains)) {
 		for (i = 0; i < cfg->relay_domains.n; i++) {
 			if (!valid_domain(cfg->relay_domains.v[i])) {

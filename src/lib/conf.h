@@ -73,6 +73,7 @@ struct config {
 	char		*postmaster_address;
 	bool		 quota_exceeded_temporary;
 	bool		 plus_folder_delivery;
+	struct strv	 defer_transports;
 
 	/* directory */
 	char		*directory_backend;

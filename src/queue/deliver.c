@@ -338,7 +338,14 @@ deliver_rcpt(struct attempt *a, size_t idx, const char **status_r,
 
 		if (target_done(a, idx, t->address))
 			continue;
-		if (t->kind == DIR_TARGET_REMOTE) {
+		if (strv_contains_nocase(&a->job->cfg->defer_transports,
+		    t->kind == DIR_TARGET_REMOTE ? "remote" : "local")) {
+			o = OUT_DEFERRED;
+			tstatus = "4.3.2";
+			ttext = pool_printf(a->pool, "%s delivery is deferred "
+			    "(defer_transports)", t->kind == DIR_TARGET_REMOTE ?
+			    "remote" : "local");
+		} else if (t->kind == DIR_TARGET_REMOTE) {
 			o = OUT_DEFERRED;
 			tstatus = "4.3.2";
 			ttext = pool_printf(a->pool, "remote delivery to %s is "
