@@ -3,7 +3,9 @@
 They build on conftest.py (instances, port slots, the Server class) and add
 what the SMTP tests need: module-scoped servers with users and aliases set
 up, a raw SMTP client for byte-exact and bad-input tests, and readers for
-queue files and log lines.
+queue files and log lines. The queue manager takes a message out of
+incoming/ at once; servers started with keep_queued=True defer every
+delivery, so the file stays, unchanged, in deferred/ for read_queue.
 
 Only the standard library (and pytest) is used.
 """
@@ -131,9 +133,10 @@ class SmtpServer(cf.Server):
 class SmtpEnv:
     """One instance with a running server, users and aliases."""
 
-    def __init__(self, inst, server):
+    def __init__(self, inst, server, keep_queued=False):
         self.inst = inst
         self.server = server
+        self.keep_queued = keep_queued
         self.dir = inst.dir
         self.smtp = inst.port("smtp")
         self.submission = inst.port("submission")
@@ -161,22 +164,32 @@ def populate(inst):
     inst.ok("alias", "add", "@" + CATCHALL, ALICE)
 
 
+# With this, the queue manager takes every message (incoming/ -> active/)
+# but defers all its recipients: the queue file ends up, unchanged, in
+# deferred/<ID> (next attempt minutes away), where read_queue finds it.
+KEEP_QUEUED = {"defer_transports": "local, remote"}
+
+
 @contextlib.contextmanager
-def smtp_env(tmpdir, conf=None, workers=2):
+def smtp_env(tmpdir, conf=None, workers=2, keep_queued=False):
     """Init an instance in TMPDIR on a free port base, set CONF (dict), add
-    the standard users, start the server, and stop it at the end."""
+    the standard users, start the server, and stop it at the end.
+    KEEP_QUEUED: defer every delivery, so that tests can read the queue
+    files of accepted messages (read_queue); leave it off where a test
+    checks delivery."""
     tmpdir = Path(tmpdir)
     with reserved_port_base() as base:
         inst = cf.init_instance(tmpdir / "inst", base)
         inst.set("worker_processes", str(workers))
-        for k, v in (conf or {}).items():
+        for k, v in {**(KEEP_QUEUED if keep_queued else {}),
+                     **(conf or {})}.items():
             inst.set(k, v)
         populate(inst)
         server = SmtpServer(inst, tmpdir / "serve.log")
         server.start()
         try:
             server.wait_ready()
-            yield SmtpEnv(inst, server)
+            yield SmtpEnv(inst, server, keep_queued=keep_queued)
         finally:
             server.stop()
 
@@ -429,9 +442,9 @@ def assert_serves(port, tls=False):
 # ---------------------------------------------------------------- queue
 
 class QueueFile:
-    def __init__(self, path):
+    def __init__(self, path, raw=None):
         self.path = Path(path)
-        self.raw = self.path.read_bytes()
+        self.raw = self.path.read_bytes() if raw is None else raw
         self.records = []
         rest = self.raw
         while True:
@@ -474,34 +487,130 @@ class QueueFile:
         return m[:pos], m[pos:]
 
 
-def queue_path(env, qid):
-    return env.queue_dir("incoming") / qid
+QUEUE_TIMEOUT = 5.0             # seconds for a queue file to settle
+QID_NAME_RE = re.compile(r"[0-9A-Fa-f]{16}")
+# Where a message can be between its 250 and its delivery.
+MESSAGE_DIRS = ("tmp", "incoming", "active", "deferred", "hold", "corrupt",
+                "maildrop")
 
 
-def read_queue(env, qid):
-    p = queue_path(env, qid)
-    assert p.is_file(), (
-        f"queue file {p} missing; incoming/ has "
-        f"{sorted(os.listdir(p.parent)) if p.parent.is_dir() else 'nothing'}")
+def _listing(d):
+    try:
+        return sorted(os.listdir(d))
+    except OSError:
+        return "nothing"
+
+
+def _stat_key(st):
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def wait_queue_file(env, qid, timeout=QUEUE_TIMEOUT):
+    """Wait for the queue file of QID to settle; return (path, bytes).
+
+    After the 250 the file is in incoming/; the queue manager renames it to
+    active/ at once and, with defer_transports (KEEP_QUEUED), to deferred/
+    without changing its content. It is returned once in deferred/, or, if
+    the queue manager has not taken it by the deadline, when it is still in
+    incoming/ unchanged since first seen there. The renames race with the
+    reads: a file gone between listing and reading is looked for again."""
+    incoming = env.queue_dir("incoming") / qid
+    active = env.queue_dir("active") / qid
+    deferred = env.queue_dir("deferred") / qid
+    deadline = time.monotonic() + timeout
+    seen_incoming = None            # (stat key, bytes) when first seen there
+    where = "nowhere"
+    while True:
+        # In the order a message moves, so a moving file is not missed.
+        try:
+            st = os.stat(incoming)
+            if seen_incoming is None:
+                raw = incoming.read_bytes()
+                if _stat_key(os.stat(incoming)) == _stat_key(st):
+                    seen_incoming = (_stat_key(st), raw)
+            elif (time.monotonic() >= deadline and
+                  _stat_key(st) == seen_incoming[0]):
+                return incoming, seen_incoming[1]
+            where = "incoming/"
+        except FileNotFoundError:
+            if active.exists():
+                where = "active/"
+            else:
+                try:
+                    return deferred, deferred.read_bytes()
+                except FileNotFoundError:
+                    pass
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    hint = ("" if env.keep_queued else
+            " (the server was started without defer_transports = local, "
+            "remote, so the message may have been delivered and removed)")
+    raise AssertionError(
+        f"queue file {qid} did not settle in deferred/ within {timeout}s "
+        f"(last seen: {where}){hint}; " +
+        "; ".join(f"{d}/ has {_listing(env.queue_dir(d))}"
+                  for d in ("tmp", "incoming", "active", "deferred")) +
+        f"\nlog:\n{env.log()[-3000:]}")
+
+
+def read_queue(env, qid, timeout=QUEUE_TIMEOUT):
+    """The queue file of an accepted message (see wait_queue_file)."""
+    path, raw = wait_queue_file(env, qid, timeout)
     tmp = env.queue_dir("tmp")
     if tmp.is_dir():
         assert qid not in os.listdir(tmp), f"{qid} still in {tmp}"
-    return QueueFile(p)
+    return QueueFile(path, raw)
+
+
+def queue_ids(env, dirs=MESSAGE_DIRS):
+    """The queue ids of the messages in DIRS under queue/."""
+    out = set()
+    for d in dirs:
+        try:
+            names = os.listdir(env.queue_dir(d))
+        except FileNotFoundError:
+            continue
+        out.update(n for n in names if QID_NAME_RE.fullmatch(n))
+    return out
 
 
 def queue_snapshot(env):
-    """Every file under queue/ (relative paths)."""
+    """Every message the server holds: the queue files under queue/, by
+    queue id (a message moving between incoming/, active/ and deferred/
+    keeps its id), any other file under queue/ by path, and every file in
+    the Maildirs (tmp/, new/ and cur/; a name without its ":2," info).
+    Queue before Maildirs: a message being delivered is seen in one or the
+    other."""
     root = env.dir / "queue"
     out = set()
     for d, _, files in os.walk(root):
         for f in files:
-            out.add(os.path.relpath(os.path.join(d, f), root))
+            if QID_NAME_RE.fullmatch(f):
+                out.add("queue id " + f)
+            else:
+                out.add(os.path.relpath(os.path.join(d, f), root))
+    mail = env.dir / "mail"
+    for d, _, files in os.walk(mail):
+        for f in files:
+            rel = os.path.relpath(d, mail)
+            if os.path.basename(rel) in ("tmp", "new", "cur"):
+                rel = os.path.dirname(rel)
+            out.add(f"mail/{rel}/{f.split(':', 1)[0]}")
     return out
+
+
+def settle_queue(env, timeout=QUEUE_TIMEOUT):
+    """Wait until the queue manager is done with what was accepted so far:
+    nothing left in incoming/ or active/."""
+    cf.wait_until(lambda: not queue_ids(env, ("incoming", "active")), timeout)
 
 
 @contextlib.contextmanager
 def nothing_queued(env):
-    """Assert that the block adds no file under queue/ (incoming/ or tmp/)."""
+    """Assert that the block adds no message anywhere: not in queue/ (tmp/,
+    incoming/, active/, deferred/, ...) and not in a Maildir."""
+    settle_queue(env)
     before = queue_snapshot(env)
     yield
     time.sleep(0.2)

@@ -1,7 +1,9 @@
 """SMTP under bad input and abuse: smuggling, NUL bytes, long lines,
 STARTTLS command injection, error limits, 10 000 recipients, garbage,
 per-address connection limits, timeouts and AUTH brute force. After every
-bad-input test the server must still serve a fresh connection."""
+bad-input test the server must still serve a fresh connection. The module's
+main server defers every delivery (defer_transports), so accepted messages
+stay, unchanged, in queue/deferred/ for read_queue."""
 
 import base64
 import random
@@ -18,7 +20,7 @@ from smtp_helpers import (ALICE, ALICE_PW, CATCHALL, HOSTNAME, Conn,
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    with smtp_env(tmp_path_factory.mktemp("smtp-abuse")) as e:
+    with smtp_env(tmp_path_factory.mktemp("smtp-abuse"), keep_queued=True) as e:
         yield e
 
 

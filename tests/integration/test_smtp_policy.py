@@ -1,7 +1,9 @@
 """SMTP policy: relaying, local recipients, sender login check, message
 size, Received loop limit. The module's server does NOT trust 127.0.0.1
 (mynetworks = 192.0.2.0/24), relays for relay.test, offers AUTH on port 25
-after STARTTLS, takes messages up to 200K and at most 10 Received headers."""
+after STARTTLS, takes messages up to 200K and at most 10 Received headers.
+It defers every delivery (defer_transports), so accepted messages stay,
+unchanged, in queue/deferred/ for read_queue."""
 
 import pytest
 
@@ -22,7 +24,7 @@ def env(tmp_path_factory):
             "smtp_auth_on_port_25": "yes",
             "max_message_size": "200K",
             "max_received_headers": str(MAX_RECEIVED),
-    }) as e:
+    }, keep_queued=True) as e:
         yield e
 
 

@@ -1,7 +1,9 @@
 """SMTP protocol: greeting, EHLO, command replies and sequencing, message
 reception byte for byte, BDAT, DSN, SMTPUTF8, TLS and AUTH, and real
 clients (smtplib, swaks, curl). One server serves the whole module; the
-client is 127.0.0.1, trusted by the default mynetworks."""
+client is 127.0.0.1, trusted by the default mynetworks. The server defers
+every delivery (defer_transports), so accepted messages stay, unchanged, in
+queue/deferred/ for read_queue."""
 
 import email.message
 import email.utils
@@ -22,7 +24,7 @@ MAX_SIZE = 8 * 1024 * 1024
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     with smtp_env(tmp_path_factory.mktemp("smtp-protocol"),
-                  {"max_message_size": "8M"}) as e:
+                  {"max_message_size": "8M"}, keep_queued=True) as e:
         yield e
 
 
