@@ -34,10 +34,11 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "mail/address.h"
 #include "queue/queue.h"
 
 #define STAGE_LEN	8192
-#define ADDR_TEXT_MAX	1024	/* one address while parsing a list */
+#define ADDR_TEXT_MAX	1024	/* one item of an address list */
 #define FULLNAME_MAX	256
 #define WORD_CHUNK	45	/* bytes per encoded-word: 60 base64 chars */
 #define CREATE_TRIES	10
@@ -256,109 +257,26 @@ add_rcpt(struct sendmail *sm, const char *raw)
 	return 0;
 }
 
-/*
- * An address list (RFC 5322 3.4) as in To: or an argument: "a@b, Name
- * <c@d>, "Q, Name" <e@f> (comment), group: g@h, i@j;". Display names,
- * comments and group names are dropped; what remains of each item (the
- * <angle-addr>, else the text outside comments and white space) is an
- * address. An unterminated quote, comment or angle bracket is an error.
- */
+/* An address list as in To: or an argument (mail/address.h): each of its
+ * addresses through add_rcpt(). One list names at most
+ * smtp_max_recipients addresses, repeats included. */
 static int
 add_rcpt_list(struct sendmail *sm, const char *s, size_t len,
     const char *what)
 {
-	struct buf text, angle, *cur = &text;
-	bool in_angle = false, have_angle = false, in_group = false;
-	const char *bad = NULL, *addr;
-	size_t i, depth;
-	int rc = -1;
-	char c;
+	struct strv addrs;
+	const char *error;
+	size_t i;
+	int rc = 0;
 
-	buf_init(&text, ADDR_TEXT_MAX);
-	buf_init(&angle, ADDR_TEXT_MAX);
-	for (i = 0; i <= len && bad == NULL; i++) {
-		c = i < len ? s[i] : ',';
-		if (c == '\0') {
-			bad = "NUL in an address";
-		} else if (c == '(') {
-			for (depth = 1, i++; i < len && depth > 0; i++) {
-				if (s[i] == '\\' && i + 1 < len)
-					i++;
-				else if (s[i] == '(')
-					depth++;
-				else if (s[i] == ')')
-					depth--;
-			}
-			if (depth > 0)
-				bad = "unterminated comment";
-			i--;	/* the loop steps past the ')' */
-		} else if (c == '"') {
-			if (buf_append(cur, "\"", 1) == -1)
-				bad = "address too long";
-			for (i++; i < len && s[i] != '"' && bad == NULL; i++) {
-				if (s[i] == '\\' && i + 1 < len &&
-				    buf_append(cur, &s[i++], 1) == -1)
-					bad = "address too long";
-				if (buf_append(cur, &s[i], 1) == -1)
-					bad = "address too long";
-			}
-			if (i >= len)
-				bad = "unterminated quoted string";
-			else if (buf_append(cur, "\"", 1) == -1)
-				bad = "address too long";
-		} else if (c == '<') {
-			if (in_angle || have_angle)
-				bad = "unexpected <";
-			in_angle = true;
-			cur = &angle;
-		} else if (c == '>') {
-			if (!in_angle)
-				bad = "unexpected >";
-			in_angle = false;
-			have_angle = true;
-			cur = &text;
-		} else if (in_angle && c != ',' && c != ':' && c != ';') {
-			if (c != ' ' && c != '\t' && buf_append(cur, &c, 1) == -1)
-				bad = "address too long";
-		} else if (in_angle && (c == ',' || c == ':')) {
-			/* a source route "<@a,@b:c@d>": keep the last part */
-			if (c == ':')
-				buf_reset(&angle);
-			else if (buf_append(cur, &c, 1) == -1)
-				bad = "address too long";
-		} else if (c == ':' && !in_group) {
-			in_group = true;	/* "name:" starts a group */
-			buf_reset(&text);
-		} else if (c == ',' || c == ';') {
-			if (in_angle) {
-				bad = "unterminated <";
-				break;
-			}
-			if (c == ';')
-				in_group = false;
-			addr = have_angle ? buf_cstr(&angle) : buf_cstr(&text);
-			if (*addr != '\0' && add_rcpt(sm, addr) == -1)
-				goto out;
-			buf_reset(&text);
-			buf_reset(&angle);
-			have_angle = false;
-		} else if (c == ':' || c == ';' || c == ')') {
-			bad = "unexpected character";
-		} else if (c != ' ' && c != '\t') {
-			if (buf_append(cur, &c, 1) == -1)
-				bad = "address too long";
-		}
+	if (address_list_parse(s, len, (size_t)sm->cfg->smtp_max_recipients,
+	    ADDR_TEXT_MAX, &addrs, &error) == -1) {
+		cli_error("%s: %s", what, error);
+		return -1;
 	}
-	if (bad == NULL && in_angle)
-		bad = "unterminated <";
-	if (bad != NULL) {
-		cli_error("%s: %s", what, bad);
-		goto out;
-	}
-	rc = 0;
-out:
-	buf_deinit(&text);
-	buf_deinit(&angle);
+	for (i = 0; i < addrs.n && rc == 0; i++)
+		rc = add_rcpt(sm, addrs.v[i]);
+	strv_free(&addrs);
 	return rc;
 }
 

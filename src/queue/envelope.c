@@ -97,9 +97,13 @@ envelope_read(int fd, struct pool *pool, struct envelope *env,
 	while (pos < end - 1) {
 		line = (const char *)b.data + pos;
 		len = (size_t)((const char *)memchr(line, '\n', end - pos) - line);
-		/* UNSAFE: "\n\n" ends the header, so every record has a LF. */
+		/* UNSAFE: "\n\n" ends the header, so every record has a LF.
+		 * Values never hold CR, LF or NUL (queue.h): the writer
+		 * refuses them, so a file that has one was not written by
+		 * us (maildrop/ is world-writable). */
 		if (len < 1 || (len > 1 && line[1] != ' ') ||
-		    memchr(line, '\0', len) != NULL) {
+		    memchr(line, '\0', len) != NULL ||
+		    memchr(line, '\r', len) != NULL) {
 			*error_r = "malformed envelope record";
 			goto out;
 		}
@@ -159,8 +163,8 @@ envelope_read(int fd, struct pool *pool, struct envelope *env,
 		*error_r = "envelope without id, sender or recipient";
 		goto out;
 	}
-	if ((size = lseek(fd, 0, SEEK_END)) == -1) {
-		*error_r = strerror(errno);
+	if ((size = lseek(fd, 0, SEEK_END)) == -1 || size < (off_t)end) {
+		*error_r = size == -1 ? strerror(errno) : "file shrank";
 		goto out;
 	}
 	env->content_offset = (off_t)end;

@@ -95,6 +95,12 @@ pickup_one(const struct config *cfg, const char *queue_dir, const char *name,
 	for (i = 0; i < env.nrcpts; i++) {
 		char *a = addr_normalize(env.rcpts[i].address, error_r);
 
+		if (a != NULL && a[0] == '@') {
+			/* "@domain" is the catch-all form, not an address. */
+			free(a);
+			a = NULL;
+			*error_r = "recipient without a local part";
+		}
 		if (a == NULL) {
 			free((char *)sender);
 			goto out;
