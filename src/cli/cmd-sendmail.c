@@ -31,6 +31,7 @@
 #include "cli/cli.h"
 #include "lib/base64.h"
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
@@ -87,7 +88,6 @@ static int	extract_rcpts(struct sendmail *sm);
 static int	add_headers(struct sendmail *sm);
 static int	put_fullname(struct buf *b, const char *name);
 static void	make_id(char id[QUEUE_ID_LEN + 1]);
-static int	write_all(int fd, const void *data, size_t len);
 static uint64_t	content_size(const struct sendmail *sm);
 static int	write_file(struct sendmail *sm, int fd);
 static const char *errno_reason(int e);
@@ -532,28 +532,6 @@ make_id(char id[QUEUE_ID_LEN + 1])
 		fatal("getrandom");
 	snprintf(id, QUEUE_ID_LEN + 1, "%016llX", (unsigned long long)rnd);
 }
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* What goes into the queue after the envelope: the header without Bcc:,
  * the added fields, the empty line and the body. */
 static uint64_t

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xalloc.h"
@@ -55,7 +56,6 @@ static bool	 valid_status(const char *s, size_t len);
 static size_t	 clean_text(char *dst, size_t size, const char *src);
 static int	 format_line(const struct bounce_entry *e, char *line,
 		    size_t size);
-static int	 write_all(int fd, const char *data, size_t len);
 static int	 sync_dir_of(const char *path);
 static int	 trim_torn_tail(int fd, off_t size, const char *path,
 		    const char **error_r);
@@ -146,27 +146,6 @@ format_line(const struct bounce_entry *e, char *line, size_t size)
 	    bounce__action_names[e->action], e->status, text);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
-
-static int
-write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A new log's directory entry must be as durable as its first line. */
 static int
 sync_dir_of(const char *path)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/bounce.h"
@@ -62,7 +63,6 @@ struct dsn {
 
 static bool	 notify_has(const char *notify, const char *what);
 static bool	 reported(const struct dsn *d, const struct bounce_entry *e);
-static void	 rfc5322_date(time_t t, char *out, size_t size);
 static void	 clean_host(char *dst, size_t size, const char *src,
 		    size_t max);
 static void	 put(struct dsn *d, const char *fmt, ...)
@@ -117,35 +117,6 @@ reported(const struct dsn *d, const struct bounce_entry *e)
 		return e->action != BOUNCE_DELIVERED;
 	return notify_has(notify, notify_word[e->action]);
 }
-
-/* "Mon, 6 Jan 2025 13:05:09 +0100", without the locale's names. */
-static void
-rfc5322_date(time_t t, char *out, size_t size)
-{
-	static const char days[7][4] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
-	};
-	static const char months[12][4] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-		"Oct", "Nov", "Dec",
-	};
-	struct tm tm;
-	long off;
-	char sign = '+';
-
-	if (localtime_r(&t, &tm) == NULL)
-		panic("localtime_r: time out of range");
-	off = tm.tm_gmtoff / 60;
-	if (off < 0) {
-		sign = '-';
-		off = -off;
-	}
-	snprintf(out, size, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
-	    off / 60, off % 60);
-}
-
 /* A host name for Message-ID, From and the boundary: letters, digits,
  * dots and hyphens only, at most max octets. */
 static void
@@ -299,7 +270,7 @@ put_headers(struct dsn *d, const char *to, const char *id)
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("getrandom");
-	rfc5322_date(time(NULL), date, sizeof(date));
+	date_rfc5322(time(NULL), date, sizeof(date));
 	put(d, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", d->host);
 	put(d, "To: %s\r\n", val(&d->v1, to, d->global));
 	put(d, "Subject: %s\r\n", d->count[BOUNCE_FAILED] > 0 ?
@@ -362,7 +333,7 @@ put_human(struct dsn *d)
 		    "below; this report\r\n"
 		    "was asked for when the message was sent.\r\n");
 	put(d, "\r\n%24sThe mail system\r\n", "");
-	rfc5322_date(d->env->arrival +
+	date_rfc5322(d->env->arrival +
 	    (time_t)d->cfg->maximal_queue_lifetime, until, sizeof(until));
 	for (a = 0; a < BOUNCE_NACTIONS; a++) {
 		if (d->count[a] == 0)
@@ -402,7 +373,7 @@ put_status(struct dsn *d)
 	if (d->env->envid != NULL)
 		put(d, "Original-Envelope-Id: %s\r\n",
 		    val(&d->v1, d->env->envid, false));
-	rfc5322_date(d->env->arrival, date, sizeof(date));
+	date_rfc5322(d->env->arrival, date, sizeof(date));
 	put(d, "Arrival-Date: %s\r\n", date);
 	for (i = 0; i < d->n; i++)
 		if (reported(d, &d->entries[i]))
@@ -440,7 +411,7 @@ put_rcpt_fields(struct dsn *d, const struct bounce_entry *e)
 		    text[2] >= '0' && text[2] <= '9' && text[3] == ' ' ?
 		    "smtp" : "x-postie", text);
 	if (e->action == BOUNCE_DELAYED) {
-		rfc5322_date(d->env->arrival +
+		date_rfc5322(d->env->arrival +
 		    (time_t)d->cfg->maximal_queue_lifetime, date, sizeof(date));
 		put(d, "Will-Retry-Until: %s\r\n", date);
 	}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/str.h"
@@ -117,8 +118,7 @@ pickup_one(const struct config *cfg, const char *queue_dir, const char *name,
 	qenv.protocol = "LOCAL";
 	if (queue_file_create(queue_dir, &qenv, &qf, error_r) == -1)
 		goto out;
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
-	    localtime(&now));
+	date_rfc5322(now, date, sizeof(date));
 	hdr = pool_printf(pool, "Received: by %s (postie, from userid %u)\r\n"
 	    "\tid %s; %s\r\n", cfg->hostname, (unsigned)st.st_uid,
 	    queue_file_id(qf), date);

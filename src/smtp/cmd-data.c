@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 #include "queue/queue.h"
@@ -44,7 +45,6 @@ static void	finish(struct smtp_session *s, unsigned flags, unsigned received);
 static void	commit_work(void *tctx, void *arg);
 static void	commit_done(struct smtp_session *s, void *arg);
 static const char *protocol_name(const struct smtp_session *s);
-static void	rfc5322_date(time_t t, char *out, size_t outlen);
 
 static const char *
 protocol_name(const struct smtp_session *s)
@@ -57,16 +57,6 @@ protocol_name(const struct smtp_session *s)
 		return "ESMTPA";
 	return s->tls ? "ESMTPS" : "ESMTP";
 }
-
-static void
-rfc5322_date(time_t t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
 /* Create the queue file and write the Received header. */
 static bool
 start_message(struct smtp_session *s)
@@ -110,7 +100,7 @@ start_message(struct smtp_session *s)
 			    "processing, try again later");
 		return false;
 	}
-	rfc5322_date(time(NULL), date, sizeof(date));
+	date_rfc5322(time(NULL), date, sizeof(date));
 	tls = smtp_session_tls_info(s);
 	/* RFC 5321 4.4; "for" only with one recipient (no Bcc leak). */
 	hdr = pool_printf(tx->pool, "Received: from %s ([%s])\r\n"
@@ -253,7 +243,7 @@ flush_headers(struct smtp_session *s)
 
 	tx->headers_done = true;
 	if (!has_header(tx->headers.data, tx->headers.len, "date:")) {
-		rfc5322_date(time(NULL), date, sizeof(date));
+		date_rfc5322(time(NULL), date, sizeof(date));
 		n = snprintf(line, sizeof(line), "Date: %s\r\n", date);
 		if (write_out(s, line, (size_t)n) == -1)
 			return -1;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "store/maildir.h"
 
@@ -41,7 +42,6 @@ static int	 fsync_dir(const char *path);
 static void	 escape_host(const char *host, char *out, size_t outlen);
 static int	 unique_name(const struct maildir_delivery *d, uint64_t total,
 		    char *out, size_t outlen);
-static int	 write_all(int fd, const void *data, size_t len);
 static int	 copy_body(int dst, int src, off_t offset, uint64_t size,
 		    const char **error_r);
 static int	 copy_body_rw(int dst, int src, off_t offset, uint64_t size,
@@ -222,29 +222,6 @@ unique_name(const struct maildir_delivery *d, uint64_t total, char *out,
 	}
 	return 0;
 }
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* size octets from src at offset to the current position of dst, in the
  * kernel when it can; copy_file_range() refuses some pairs of files
  * (EXDEV, EINVAL), and then read/write does it. */
