@@ -1,21 +1,21 @@
-/* client: the outbound SMTP client engine (see client.h for the API, the
- * callbacks and who owns what).
+/* client: the connection side of the outbound SMTP client engine (see
+ * client.h for the API, the callbacks and who owns what; client-msg.c
+ * sends the messages).
  *
- * One state machine per connection. Replies are parsed as they arrive
+ * One state machine per connection: connect, greeting, EHLO (HELO when
+ * EHLO gets a 5xx), STARTTLS, AUTH, then READY until the caller sends a
+ * message (client-msg.c) or quits. Replies are parsed as they arrive
  * (client-reply.c; lines and line counts bounded) and handled in the order
- * the commands went out, so with PIPELINING, MAIL, every RCPT and DATA go
- * in one write and the replies are matched one by one. DATA streams the
- * queue file in SMTP_CLIENT_CHUNK pieces through the encoder of
- * client-data.c, refilling only when the output has drained below
- * OUT_LOW (backpressure). One timer covers every state; its length is the
- * state's timeout. Callbacks to the caller go through notify_ev, so they
- * always run from a fresh loop iteration and may free the client. */
+ * the commands went out; handle_reply() passes a message's replies on to
+ * client-msg.c. One timer covers every state; its length is the state's
+ * timeout. Callbacks to the caller go through notify_ev, so they always
+ * run from a fresh loop iteration and may free the client. Credentials
+ * are at most AUTH_FIELD_MAX octets each, never logged, and wiped. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,106 +34,18 @@
 #include "lib/pool.h"
 #include "lib/tls.h"
 #include "lib/xalloc.h"
-#include "smtp/client-proto.h"
-#include "smtp/client.h"
+#include "smtp/client-private.h"
 
-#define SMTP_CLIENT_CHUNK	(16 * 1024)	/* read from the file at once */
-#define OUT_LOW			(32 * 1024)	/* refill below this */
-#define OUT_HIGH		(256 * 1024)	/* fill up to this */
-#define IN_HIGH			(64 * 1024)	/* read high-watermark */
-#define CMD_MAX			4096		/* one command line */
 #define AUTH_FIELD_MAX		255		/* user name, password */
-
-enum client_state {
-	ST_CONNECT,
-	ST_GREETING,
-	ST_EHLO,
-	ST_HELO,
-	ST_STARTTLS,
-	ST_TLS,			/* handshake */
-	ST_AUTH_LOGIN_USER,	/* waiting for the 334 asking for the user */
-	ST_AUTH_LOGIN_PASS,
-	ST_AUTH,		/* waiting for 235 */
-	ST_READY,
-	ST_MAIL,
-	ST_RCPT,
-	ST_DATA,
-	ST_STREAM,
-	ST_DOT,
-	ST_RSET,
-	ST_QUIT,
-	ST_DEAD,
-};
-
-struct smtp_client {
-	uint64_t		 id;	/* first field of every log line */
-	struct pool		*pool;
-	struct event_base	*base;	/* borrowed */
-	struct bufferevent	*bev;	/* the TLS filter once TLS is up */
-	struct event		*timer;
-	struct event		*notify_ev;
-	smtp_client_cb		 cb;
-	void			*arg;
-
-	struct sockaddr_storage	 addr;
-	socklen_t		 addrlen;
-	char			*host;		/* in pool */
-	char			*helo;		/* in pool */
-	char			*auth_user;	/* heap, wiped */
-	char			*auth_pass;	/* heap, wiped */
-	bool			 auth_plaintext;
-	enum smtp_client_tls	 tls_policy;
-	SSL_CTX			*ssl_ctx;	/* borrowed from the caller */
-	struct smtp_client_timeouts to;
-
-	enum client_state	 state;
-	struct smtp_reply_parser rp;
-	struct smtp_ehlo	 ehlo;
-	bool			 esmtp;
-	bool			 tls;
-	char			 tls_info[128];
-
-	enum smtp_client_event	 pending;	/* for notify_ev */
-	bool			 notifying;	/* notify_ev is active */
-	enum smtp_client_stage	 err_stage;
-	struct smtp_client_reply err;
-
-	/* The message in progress; msg_pool is NULL between messages. */
-	struct pool		*msg_pool;	/* child of pool */
-	struct smtp_client_msg	 msg;		/* copied into msg_pool */
-	struct smtp_client_result res;
-	bool			 in_msg;	/* MSG_DONE not yet given */
-	bool			 pipelining;	/* this message pipelines */
-	size_t			 next_rcpt;	/* next RCPT reply, or sent */
-	off_t			 data_off;
-	uint64_t		 data_left;
-	struct smtp_stuff	 stuff;
-	bool			 abandon;	/* 354 without a recipient */
-	uint8_t			*chunk;		/* in pool, SMTP_CLIENT_CHUNK */
-	uint8_t			*stuffed;	/* in pool */
-};
 
 static void	 on_read(struct bufferevent *bev, void *arg);
 static void	 on_write(struct bufferevent *bev, void *arg);
 static void	 on_event(struct bufferevent *bev, short what, void *arg);
 static void	 on_timer(evutil_socket_t fd, short what, void *arg);
 static void	 on_notify(evutil_socket_t fd, short what, void *arg);
-static void	 notify(struct smtp_client *c, enum smtp_client_event ev);
-static void	 arm(struct smtp_client *c, unsigned ms);
-static void	 set_reply(struct smtp_client *c, struct pool *pool,
-		    struct smtp_client_reply *dst, unsigned code,
-		    const char *enh, const char *fmt, ...)
-		    __attribute__((format(printf, 6, 7)));
-static void	 keep_reply(struct smtp_client *c, struct pool *pool,
-		    struct smtp_client_reply *dst);
-static void	 fail(struct smtp_client *c, enum smtp_client_stage stage,
-		    unsigned code, const char *enh, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
 static void	 fail_reply(struct smtp_client *c,
 		    enum smtp_client_stage stage);
 static enum smtp_client_stage stage_of(enum client_state st);
-static void	 command(struct smtp_client *c, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
 static void	 handle_reply(struct smtp_client *c);
 static void	 after_greeting(struct smtp_client *c);
 static void	 after_ehlo(struct smtp_client *c, bool ehlo_ok);
@@ -143,16 +55,6 @@ static void	 start_auth(struct smtp_client *c);
 static void	 auth_send(struct smtp_client *c, const char *s1,
 		    const char *s2);
 static void	 session_ready(struct smtp_client *c);
-static bool	 needs_utf8(const struct smtp_client_msg *m);
-static void	 send_mail(struct smtp_client *c);
-static void	 send_rcpt(struct smtp_client *c, size_t i);
-static void	 mail_reply(struct smtp_client *c);
-static void	 rcpt_reply(struct smtp_client *c);
-static void	 data_reply(struct smtp_client *c);
-static void	 fill(struct smtp_client *c);
-static void	 msg_end(struct smtp_client *c, bool rset);
-static void	 msg_finish(struct smtp_client *c);
-static void	 xtext(struct buf *b, const char *s);
 static unsigned	 tmo(unsigned ms, unsigned dflt_secs);
 static uint64_t	 new_id(void);
 
@@ -244,19 +146,19 @@ smtp_client_new(struct event_base *base,
 	c->state = ST_CONNECT;
 	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		fail(c, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
 		    "cannot create a socket");
 		return c;
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
-	arm(c, c->to.connect);
+	smtp__client_arm(c, c->to.connect);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->addr,
 	    (int)c->addrlen) == -1) {
 		if (c->state != ST_DEAD)
-			fail(c, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
-			    "connect to %s failed: %s", c->host,
+			smtp__client_fail(c, SMTP_CLIENT_STAGE_CONNECT, 421,
+			    "4.4.1", "connect to %s failed: %s", c->host,
 			    strerror(errno));
 		return c;
 	}
@@ -288,12 +190,6 @@ smtp_client_free(struct smtp_client **cp)
 	pool_free(&pool);
 }
 
-const struct smtp_client_result *
-smtp_client_result(const struct smtp_client *c)
-{
-	return &c->res;
-}
-
 const struct smtp_client_reply *
 smtp_client_error(const struct smtp_client *c, enum smtp_client_stage *stage_r)
 {
@@ -316,8 +212,8 @@ smtp_client_extensions(const struct smtp_client *c)
 
 /* ------------------------------------------------------------ plumbing */
 
-static void
-notify(struct smtp_client *c, enum smtp_client_event ev)
+void
+smtp__client_notify(struct smtp_client *c, enum smtp_client_event ev)
 {
 	c->pending = ev;
 	c->notifying = true;
@@ -334,8 +230,8 @@ on_notify(evutil_socket_t fd, short what, void *arg)
 	c->cb(c, c->pending, c->arg);
 }
 
-static void
-arm(struct smtp_client *c, unsigned ms)
+void
+smtp__client_arm(struct smtp_client *c, unsigned ms)
 {
 	struct timeval tv;
 
@@ -367,8 +263,8 @@ stage_of(enum client_state st)
 	}
 }
 
-static void
-set_reply(struct smtp_client *c, struct pool *pool,
+void
+smtp__client_set_reply(struct smtp_client *c, struct pool *pool,
     struct smtp_client_reply *dst, unsigned code, const char *enh,
     const char *fmt, ...)
 {
@@ -384,8 +280,8 @@ set_reply(struct smtp_client *c, struct pool *pool,
 }
 
 /* The reply just parsed, copied into pool. */
-static void
-keep_reply(struct smtp_client *c, struct pool *pool,
+void
+smtp__client_keep_reply(struct smtp_client *c, struct pool *pool,
     struct smtp_client_reply *dst)
 {
 	const struct smtp_reply *r = &c->rp.reply;
@@ -400,9 +296,9 @@ keep_reply(struct smtp_client *c, struct pool *pool,
  * get a reply for gets this one and MSG_DONE reports it; in QUIT it is
  * simply CLOSED; otherwise ERROR.
  */
-static void
-fail(struct smtp_client *c, enum smtp_client_stage stage, unsigned code,
-    const char *enh, const char *fmt, ...)
+void
+smtp__client_fail(struct smtp_client *c, enum smtp_client_stage stage,
+    unsigned code, const char *enh, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -420,7 +316,7 @@ fail(struct smtp_client *c, enum smtp_client_stage stage, unsigned code,
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	}
 	if (was == ST_QUIT) {
-		notify(c, SMTP_CLIENT_CLOSED);
+		smtp__client_notify(c, SMTP_CLIENT_CLOSED);
 		return;
 	}
 	/* A result not yet told keeps its callback; it says the client is
@@ -430,7 +326,8 @@ fail(struct smtp_client *c, enum smtp_client_stage stage, unsigned code,
 		return;
 	}
 	if (c->in_msg) {
-		set_reply(c, c->msg_pool, &c->err, code, enh, "%s", text);
+		smtp__client_set_reply(c, c->msg_pool, &c->err, code, enh,
+		    "%s", text);
 		log_info("%016llx smtp-client failed host=%s during=message "
 		    "reply=\"%u %s %s\"", (unsigned long long)c->id, c->host,
 		    code, enh, text);
@@ -439,15 +336,15 @@ fail(struct smtp_client *c, enum smtp_client_stage stage, unsigned code,
 			c->res.mail = c->err;
 		if (c->res.final.code == 0)
 			c->res.final = c->err;
-		msg_finish(c);
+		smtp__client_msg_finish(c);
 		return;
 	}
 	c->err_stage = stage;
-	set_reply(c, c->pool, &c->err, code, enh, "%s", text);
+	smtp__client_set_reply(c, c->pool, &c->err, code, enh, "%s", text);
 	log_info("%016llx smtp-client failed host=%s stage=%d reply=\"%u %s "
 	    "%s\"", (unsigned long long)c->id, c->host, (int)stage, code, enh,
 	    text);
-	notify(c, SMTP_CLIENT_ERROR);
+	smtp__client_notify(c, SMTP_CLIENT_ERROR);
 }
 
 /* Fail with the peer's reply as the reason. */
@@ -456,12 +353,12 @@ fail_reply(struct smtp_client *c, enum smtp_client_stage stage)
 {
 	const struct smtp_reply *r = &c->rp.reply;
 
-	fail(c, stage, r->code, r->enh, "%.*s", (int)r->text.len,
+	smtp__client_fail(c, stage, r->code, r->enh, "%.*s", (int)r->text.len,
 	    (const char *)r->text.data);
 }
 
-static void
-command(struct smtp_client *c, const char *fmt, ...)
+void
+smtp__client_command(struct smtp_client *c, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	va_list ap;
@@ -477,8 +374,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_client *c = arg;
 
-	fail(c, stage_of(c->state), 421, "4.4.2", "conversation with %s "
-	    "timed out (state %d)", c->host, (int)c->state);
+	smtp__client_fail(c, stage_of(c->state), 421, "4.4.2",
+	    "conversation with %s timed out (state %d)", c->host,
+	    (int)c->state);
 }
 
 static void
@@ -491,14 +389,14 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == ST_CONNECT) {
 			c->state = ST_GREETING;
-			arm(c, c->to.greeting);
+			smtp__client_arm(c, c->to.greeting);
 		} else if (c->state == ST_TLS)
 			tls_up(c);
 		return;
 	}
 	if (c->state == ST_CONNECT) {
-		fail(c, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1", "connect to "
-		    "%s failed: %s", c->host,
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_CONNECT, 421, "4.4.1",
+		    "connect to %s failed: %s", c->host,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		return;
 	}
@@ -508,12 +406,12 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			ERR_error_string_n(e, err, sizeof(err));
 		else
 			(void)snprintf(err, sizeof(err), "connection closed");
-		fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0", "TLS handshake "
-		    "with %s failed: %s", c->host, err);
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0",
+		    "TLS handshake with %s failed: %s", c->host, err);
 		return;
 	}
-	fail(c, stage_of(c->state), 421, "4.4.2", "lost connection with %s "
-	    "(state %d)", c->host, (int)c->state);
+	smtp__client_fail(c, stage_of(c->state), 421, "4.4.2",
+	    "lost connection with %s (state %d)", c->host, (int)c->state);
 }
 
 static void
@@ -534,8 +432,8 @@ on_read(struct bufferevent *bev, void *arg)
 		    &error);
 		evbuffer_drain(in, used);
 		if (pr == PARSE_ERROR) {
-			fail(c, stage_of(c->state), 421, "4.5.0", "protocol "
-			    "error from %s: %s", c->host, error);
+			smtp__client_fail(c, stage_of(c->state), 421, "4.5.0",
+			    "protocol error from %s: %s", c->host, error);
 			return;
 		}
 		if (pr == PARSE_DONE) {
@@ -553,7 +451,7 @@ on_write(struct bufferevent *bev, void *arg)
 	struct smtp_client *c = arg;
 
 	if (c->state == ST_STREAM)
-		fill(c);
+		smtp__client_fill(c);
 }
 
 /* ------------------------------------------------------------ session */
@@ -579,8 +477,8 @@ handle_reply(struct smtp_client *c)
 			after_ehlo(c, true);
 		} else if (code / 100 == 5 && !c->tls) {
 			c->state = ST_HELO;
-			arm(c, c->to.helo);
-			command(c, "HELO %s", c->helo);
+			smtp__client_arm(c, c->to.helo);
+			smtp__client_command(c, "HELO %s", c->helo);
 		} else
 			fail_reply(c, SMTP_CLIENT_STAGE_HELO);
 		return;
@@ -620,7 +518,7 @@ handle_reply(struct smtp_client *c)
 			c->state = ST_AUTH;
 			auth_send(c, c->auth_pass, NULL);
 		}
-		arm(c, c->to.auth);
+		smtp__client_arm(c, c->to.auth);
 		return;
 	case ST_AUTH:
 		if (code != 235) {
@@ -630,30 +528,30 @@ handle_reply(struct smtp_client *c)
 		session_ready(c);
 		return;
 	case ST_MAIL:
-		mail_reply(c);
+		smtp__client_mail_reply(c);
 		return;
 	case ST_RCPT:
-		rcpt_reply(c);
+		smtp__client_rcpt_reply(c);
 		return;
 	case ST_DATA:
-		data_reply(c);
+		smtp__client_data_reply(c);
 		return;
 	case ST_DOT:
 		if (!c->abandon)
-			keep_reply(c, c->msg_pool, &c->res.final);
-		msg_end(c, false);
+			smtp__client_keep_reply(c, c->msg_pool, &c->res.final);
+		smtp__client_msg_end(c, false);
 		return;
 	case ST_RSET:
 		if (code / 100 != 2)
 			fail_reply(c, SMTP_CLIENT_STAGE_IDLE);
 		else
-			msg_finish(c);
+			smtp__client_msg_finish(c);
 		return;
 	case ST_QUIT:
 		c->state = ST_DEAD;
 		event_del(c->timer);
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		notify(c, SMTP_CLIENT_CLOSED);
+		smtp__client_notify(c, SMTP_CLIENT_CLOSED);
 		return;
 	case ST_STREAM:
 	case ST_READY:
@@ -669,8 +567,8 @@ static void
 after_greeting(struct smtp_client *c)
 {
 	c->state = ST_EHLO;
-	arm(c, c->to.helo);
-	command(c, "EHLO %s", c->helo);
+	smtp__client_arm(c, c->to.helo);
+	smtp__client_command(c, "EHLO %s", c->helo);
 }
 
 /* EHLO (or HELO) done, with TLS or before it. */
@@ -685,13 +583,13 @@ after_ehlo(struct smtp_client *c, bool ehlo_ok)
 		return;
 	}
 	if (!offered) {
-		fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.4", "TLS is required, "
-		    "but was not offered by %s", c->host);
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.4",
+		    "TLS is required, but was not offered by %s", c->host);
 		return;
 	}
 	c->state = ST_STARTTLS;
-	arm(c, c->to.starttls);
-	command(c, "STARTTLS");
+	smtp__client_arm(c, c->to.starttls);
+	smtp__client_command(c, "STARTTLS");
 }
 
 static void
@@ -703,13 +601,14 @@ start_tls(struct smtp_client *c)
 
 	/* Anything after the 220 was sent before TLS: an injection. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-		fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.5.0", "protocol error "
-		    "from %s: data after the STARTTLS reply", c->host);
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.5.0",
+		    "protocol error from %s: data after the STARTTLS reply",
+		    c->host);
 		return;
 	}
 	if ((ssl = SSL_new(c->ssl_ctx)) == NULL) {
-		fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0", "cannot create "
-		    "a TLS session");
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0",
+		    "cannot create a TLS session");
 		return;
 	}
 	/* SNI with a name only, never an address literal. */
@@ -720,8 +619,8 @@ start_tls(struct smtp_client *c)
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(ssl, c->host) != 1) {
 			SSL_free(ssl);
-			fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0",
-			    "cannot set the host name to verify");
+			smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421,
+			    "4.7.0", "cannot set the host name to verify");
 			return;
 		}
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
@@ -732,8 +631,8 @@ start_tls(struct smtp_client *c)
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (tls == NULL) {
 		SSL_free(ssl);
-		fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0", "cannot start "
-		    "TLS");
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_TLS, 421, "4.7.0",
+		    "cannot start TLS");
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
@@ -759,8 +658,8 @@ tls_up(struct smtp_client *c)
 	/* RFC 3207 4.2: forget what the peer said before TLS. */
 	memset(&c->ehlo, 0, sizeof(c->ehlo));
 	c->state = ST_EHLO;
-	arm(c, c->to.helo);
-	command(c, "EHLO %s", c->helo);
+	smtp__client_arm(c, c->to.helo);
+	smtp__client_command(c, "EHLO %s", c->helo);
 }
 
 static void
@@ -771,26 +670,27 @@ start_auth(struct smtp_client *c)
 		return;
 	}
 	if (!c->tls && !c->auth_plaintext) {
-		fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0", "not sending "
-		    "credentials to %s without TLS", c->host);
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0",
+		    "not sending credentials to %s without TLS", c->host);
 		return;
 	}
 	if (strlen(c->auth_user) > AUTH_FIELD_MAX ||
 	    strlen(c->auth_pass) > AUTH_FIELD_MAX) {
-		fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0", "credentials "
-		    "too long");
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0",
+		    "credentials too long");
 		return;
 	}
-	arm(c, c->to.auth);
+	smtp__client_arm(c, c->to.auth);
 	if (c->ehlo.auth & SMTP_AUTH_PLAIN) {
 		c->state = ST_AUTH;
 		auth_send(c, c->auth_user, c->auth_pass);
 	} else if (c->ehlo.auth & SMTP_AUTH_LOGIN) {
 		c->state = ST_AUTH_LOGIN_USER;
-		command(c, "AUTH LOGIN");
+		smtp__client_command(c, "AUTH LOGIN");
 	} else
-		fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0", "%s offers no "
-		    "AUTH mechanism we know (PLAIN, LOGIN)", c->host);
+		smtp__client_fail(c, SMTP_CLIENT_STAGE_AUTH, 421, "4.7.0",
+		    "%s offers no AUTH mechanism we know (PLAIN, LOGIN)",
+		    c->host);
 }
 
 /* "AUTH PLAIN <\0s1\0s2>" with s2, else the base64 of s1 alone (a LOGIN
@@ -835,7 +735,7 @@ session_ready(struct smtp_client *c)
 	    (unsigned long long)c->id, c->host, c->esmtp ? "yes" : "no",
 	    c->ehlo.ext, c->tls ? "\"" : "no", c->tls ? c->tls_info : "",
 	    c->tls ? "\"" : "");
-	notify(c, SMTP_CLIENT_READY);
+	smtp__client_notify(c, SMTP_CLIENT_READY);
 }
 
 void
@@ -843,334 +743,6 @@ smtp_client_quit(struct smtp_client *c)
 {
 	ASSERT(c->state == ST_READY && !c->in_msg);
 	c->state = ST_QUIT;
-	arm(c, c->to.quit);
-	command(c, "QUIT");
-}
-
-/* ------------------------------------------------------------ messages */
-
-static bool
-needs_utf8(const struct smtp_client_msg *m)
-{
-	const unsigned char *s;
-	size_t i;
-
-	if (m->smtputf8)
-		return true;
-	for (s = (const unsigned char *)m->sender; *s != '\0'; s++)
-		if (*s >= 0x80)
-			return true;
-	for (i = 0; i < m->nrcpts; i++)
-		for (s = (const unsigned char *)m->rcpts[i].address; *s != '\0';
-		    s++)
-			if (*s >= 0x80)
-				return true;
-	return false;
-}
-
-/* xtext (RFC 3461 4): '+', '=' and anything outside 33..126 as +XX. */
-static void
-xtext(struct buf *b, const char *s)
-{
-	const unsigned char *p;
-	int r = 0;
-
-	for (p = (const unsigned char *)s; *p != '\0' && r == 0; p++) {
-		if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
-			r = buf_printf(b, "+%02X", *p);
-		else
-			r = buf_append(b, p, 1);
-	}
-	if (r == -1)
-		b->len = b->max;	/* the caller sees the overflow */
-}
-
-void
-smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m)
-{
-	struct smtp_client_rcpt *rc;
-	size_t i;
-
-	ASSERT(c->state == ST_READY && !c->in_msg && m->nrcpts > 0);
-	pool_free(&c->msg_pool);
-	c->msg_pool = pool_new(c->pool);
-	memset(&c->res, 0, sizeof(c->res));
-	c->in_msg = true;
-	c->msg = *m;
-	c->msg.sender = pool_strdup(c->msg_pool, m->sender);
-	c->msg.envid = m->envid ? pool_strdup(c->msg_pool, m->envid) : NULL;
-	c->msg.ret = m->ret ? pool_strdup(c->msg_pool, m->ret) : NULL;
-	c->msg.body = m->body ? pool_strdup(c->msg_pool, m->body) : NULL;
-	rc = pool_alloc(c->msg_pool, m->nrcpts * sizeof(*rc));
-	for (i = 0; i < m->nrcpts; i++) {
-		rc[i].address = pool_strdup(c->msg_pool, m->rcpts[i].address);
-		rc[i].notify = m->rcpts[i].notify ?
-		    pool_strdup(c->msg_pool, m->rcpts[i].notify) : NULL;
-		rc[i].orcpt = m->rcpts[i].orcpt ?
-		    pool_strdup(c->msg_pool, m->rcpts[i].orcpt) : NULL;
-	}
-	c->msg.rcpts = rc;
-	c->msg.smtputf8 = needs_utf8(&c->msg);
-	c->res.nrcpts = m->nrcpts;
-	c->res.rcpts = pool_alloc(c->msg_pool,
-	    m->nrcpts * sizeof(*c->res.rcpts));
-
-	/* Refusals of our own, before a byte goes out. */
-	if (c->msg.smtputf8 && !(c->ehlo.ext & SMTP_EXT_SMTPUTF8))
-		set_reply(c, c->msg_pool, &c->res.final, 554, "5.6.7",
-		    "SMTPUTF8 is required, but was not offered by %s",
-		    c->host);
-	else if ((c->ehlo.ext & SMTP_EXT_SIZE) && c->ehlo.size != 0 &&
-	    m->size > c->ehlo.size)
-		set_reply(c, c->msg_pool, &c->res.final, 552, "5.3.4",
-		    "Message size exceeds the fixed maximum message size "
-		    "of %s", c->host);
-	else if (c->msg.body != NULL &&
-	    strcasecmp(c->msg.body, "BINARYMIME") == 0)
-		set_reply(c, c->msg_pool, &c->res.final, 554, "5.6.3",
-		    "BINARYMIME cannot be sent without BDAT");
-	if (c->res.final.code != 0) {
-		c->res.mail = c->res.final;
-		msg_finish(c);
-		return;
-	}
-	c->pipelining = (c->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
-	c->next_rcpt = 0;
-	c->abandon = false;
-	c->state = ST_MAIL;
-	arm(c, c->to.mail);
-	send_mail(c);
-	if (c->state == ST_DEAD || !c->pipelining)
-		return;
-	for (i = 0; i < m->nrcpts && c->state != ST_DEAD; i++)
-		send_rcpt(c, i);
-	if (c->state != ST_DEAD)
-		command(c, "DATA");
-}
-
-static void
-send_mail(struct smtp_client *c)
-{
-	const struct smtp_client_msg *m = &c->msg;
-	bool dsn = (c->ehlo.ext & SMTP_EXT_DSN) != 0;
-	struct buf b;
-	int r = 0;
-
-	buf_init(&b, CMD_MAX);
-	r |= buf_printf(&b, "MAIL FROM:<%s>", m->sender);
-	if (c->ehlo.ext & SMTP_EXT_SIZE)
-		r |= buf_printf(&b, " SIZE=%llu", (unsigned long long)m->size);
-	if (m->body != NULL && strcasecmp(m->body, "8BITMIME") == 0 &&
-	    (c->ehlo.ext & SMTP_EXT_8BITMIME))
-		r |= buf_append_str(&b, " BODY=8BITMIME");
-	if (m->smtputf8)
-		r |= buf_append_str(&b, " SMTPUTF8");
-	if (dsn && m->ret != NULL)
-		r |= buf_printf(&b, " RET=%s", m->ret);
-	if (dsn && m->envid != NULL) {
-		r |= buf_append_str(&b, " ENVID=");
-		xtext(&b, m->envid);
-	}
-	if (r != 0 || b.len >= CMD_MAX) {
-		buf_deinit(&b);
-		fail(c, SMTP_CLIENT_STAGE_IDLE, 501, "5.5.2", "MAIL command "
-		    "too long");
-		return;
-	}
-	log_debug(LOG_CAT_SMTP, "%016llx smtp-client > %s",
-	    (unsigned long long)c->id, buf_cstr(&b));
-	command(c, "%s", buf_cstr(&b));
-	buf_deinit(&b);
-}
-
-static void
-send_rcpt(struct smtp_client *c, size_t i)
-{
-	const struct smtp_client_rcpt *rc = &c->msg.rcpts[i];
-	bool dsn = (c->ehlo.ext & SMTP_EXT_DSN) != 0;
-	const char *semi;
-	struct buf b;
-	int r = 0;
-
-	buf_init(&b, CMD_MAX);
-	r |= buf_printf(&b, "RCPT TO:<%s>", rc->address);
-	if (dsn && rc->notify != NULL)
-		r |= buf_printf(&b, " NOTIFY=%s", rc->notify);
-	if (dsn && rc->orcpt != NULL && (semi = strchr(rc->orcpt, ';')) != NULL) {
-		r |= buf_printf(&b, " ORCPT=%.*s;", (int)(semi - rc->orcpt),
-		    rc->orcpt);
-		xtext(&b, semi + 1);
-	}
-	if (r != 0 || b.len >= CMD_MAX) {
-		buf_deinit(&b);
-		fail(c, SMTP_CLIENT_STAGE_IDLE, 501, "5.5.2", "RCPT command "
-		    "too long");
-		return;
-	}
-	log_debug(LOG_CAT_SMTP, "%016llx smtp-client > %s",
-	    (unsigned long long)c->id, buf_cstr(&b));
-	command(c, "%s", buf_cstr(&b));
-	buf_deinit(&b);
-}
-
-static void
-mail_reply(struct smtp_client *c)
-{
-	keep_reply(c, c->msg_pool, &c->res.mail);
-	if (c->pipelining) {
-		c->state = ST_RCPT;
-		arm(c, c->to.rcpt);
-		return;
-	}
-	if (c->res.mail.code / 100 != 2) {
-		c->res.final = c->res.mail;
-		msg_end(c, false);
-		return;
-	}
-	c->state = ST_RCPT;
-	arm(c, c->to.rcpt);
-	send_rcpt(c, 0);
-}
-
-static void
-rcpt_reply(struct smtp_client *c)
-{
-	struct smtp_client_reply *r = &c->res.rcpts[c->next_rcpt].rcpt;
-
-	keep_reply(c, c->msg_pool, r);
-	if (r->code / 100 == 2)
-		c->res.naccepted++;
-	c->next_rcpt++;
-	if (c->next_rcpt < c->msg.nrcpts) {
-		arm(c, c->to.rcpt);
-		if (!c->pipelining)
-			send_rcpt(c, c->next_rcpt);
-		return;
-	}
-	if (c->pipelining) {
-		c->state = ST_DATA;
-		arm(c, c->to.data_init);
-		return;
-	}
-	if (c->res.naccepted == 0) {
-		c->res.final = *r;
-		msg_end(c, c->res.mail.code / 100 == 2);
-		return;
-	}
-	c->state = ST_DATA;
-	arm(c, c->to.data_init);
-	command(c, "DATA");
-}
-
-static void
-data_reply(struct smtp_client *c)
-{
-	struct smtp_client_reply r;
-
-	keep_reply(c, c->msg_pool, &r);
-	if (r.code != 354) {
-		/* Pipelined: without recipients, the RCPT reply says why. */
-		if (c->res.naccepted == 0 && c->msg.nrcpts > 0 &&
-		    c->res.mail.code / 100 == 2)
-			c->res.final = c->res.rcpts[c->msg.nrcpts - 1].rcpt;
-		else if (c->res.mail.code / 100 != 2)
-			c->res.final = c->res.mail;
-		else
-			c->res.final = r;
-		msg_end(c, c->res.mail.code / 100 == 2);
-		return;
-	}
-	if (c->res.naccepted == 0 || c->res.mail.code / 100 != 2) {
-		/* RFC 2920 3.1: 354 with nobody to send to; end it empty. */
-		c->abandon = true;
-		c->res.final = c->res.naccepted == 0 && c->msg.nrcpts > 0 ?
-		    c->res.rcpts[c->msg.nrcpts - 1].rcpt : c->res.mail;
-		c->state = ST_DOT;
-		arm(c, c->to.data_final);
-		command(c, ".");
-		return;
-	}
-	c->state = ST_STREAM;
-	c->data_off = c->msg.offset;
-	c->data_left = c->msg.size;
-	smtp_stuff_init(&c->stuff);
-	fill(c);
-}
-
-/* Top the output up to OUT_HIGH from the file; the write callback calls
- * again when it drains below OUT_LOW. */
-static void
-fill(struct smtp_client *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t want, n;
-	ssize_t got;
-
-	arm(c, c->to.data_block);
-	while (c->data_left > 0 && evbuffer_get_length(out) < OUT_HIGH) {
-		want = c->data_left < SMTP_CLIENT_CHUNK ?
-		    (size_t)c->data_left : SMTP_CLIENT_CHUNK;
-		got = pread(c->msg.fd, c->chunk, want, c->data_off);
-		if (got <= 0) {
-			if (got == -1 && errno == EINTR)
-				continue;
-			/* Never send "." for a message we could not read. */
-			fail(c, SMTP_CLIENT_STAGE_IDLE, 451, "4.3.0", "cannot "
-			    "read the queue file: %s", got == 0 ?
-			    "unexpected end of file" : strerror(errno));
-			return;
-		}
-		n = smtp_stuff(&c->stuff, c->chunk, (size_t)got, c->stuffed);
-		evbuffer_add(out, c->stuffed, n);
-		c->data_off += got;
-		c->data_left -= (uint64_t)got;
-	}
-	if (c->data_left == 0) {
-		n = smtp_stuff_end(&c->stuff, c->stuffed);
-		evbuffer_add(out, c->stuffed, n);
-		c->state = ST_DOT;
-		arm(c, c->to.data_final);
-	}
-}
-
-/* The transaction is over; with rset, MAIL was accepted and no end of
- * data closed it, so RSET first. */
-static void
-msg_end(struct smtp_client *c, bool rset)
-{
-	if (rset) {
-		c->state = ST_RSET;
-		arm(c, c->to.rset);
-		command(c, "RSET");
-		return;
-	}
-	msg_finish(c);
-}
-
-/* Fill in each recipient's outcome and tell the caller. */
-static void
-msg_finish(struct smtp_client *c)
-{
-	struct smtp_client_result *res = &c->res;
-	struct smtp_client_rcpt_result *rr;
-	size_t i;
-
-	for (i = 0; i < res->nrcpts; i++) {
-		rr = &res->rcpts[i];
-		if (rr->rcpt.code == 0)
-			rr->rcpt = res->mail.code / 100 != 2 ? res->mail :
-			    res->final;
-		if (res->mail.code / 100 != 2)
-			rr->outcome = &res->mail;
-		else if (rr->rcpt.code / 100 != 2)
-			rr->outcome = &rr->rcpt;
-		else
-			rr->outcome = &res->final;
-	}
-	c->in_msg = false;
-	if (c->state != ST_DEAD) {
-		c->state = ST_READY;
-		event_del(c->timer);
-	}
-	notify(c, SMTP_CLIENT_MSG_DONE);
+	smtp__client_arm(c, c->to.quit);
+	smtp__client_command(c, "QUIT");
 }
