@@ -43,6 +43,7 @@ static void	on_write(struct bufferevent *bev, void *arg);
 static void	on_event(struct bufferevent *bev, short what, void *arg);
 static void	on_free_later(evutil_socket_t fd, short what, void *arg);
 static void	maybe_free_later(struct smtp_session *s);
+static void	leave_peertab(struct smtp_session *s);
 static size_t	unsent(struct smtp_session *s);
 static void	session_free(struct smtp_session *s);
 static void	job_work(void *tctx, void *arg);
@@ -194,9 +195,7 @@ session_free(struct smtp_session *s)
 	log_info("%016llx smtp disconnect client=%s errors=%u",
 	    (unsigned long long)s->id, s->peer_text, s->errors);
 	smtp_tx_free(s);
-	if (s->counted)
-		peertab_conn_leave(w->peers, w->slot,
-		    (struct sockaddr *)&s->peer);
+	leave_peertab(s);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	event_free(s->free_ev);
@@ -205,6 +204,19 @@ session_free(struct smtp_session *s)
 	bufferevent_free(s->bev);
 	pool_free(&pool);
 	worker_conn_closed(w);
+}
+
+/* A session stops counting against its client's limit as soon as it is
+ * closing: a client that reconnects right after QUIT must not find itself
+ * counted twice while the last reply is still being flushed. */
+static void
+leave_peertab(struct smtp_session *s)
+{
+	if (!s->counted)
+		return;
+	peertab_conn_leave(s->w->peers, s->w->slot,
+	    (struct sockaddr *)&s->peer);
+	s->counted = false;
 }
 
 /* Octets not yet handed to the kernel: under a STARTTLS filter, also
@@ -261,6 +273,7 @@ smtp_session_close(struct smtp_session *s)
 		return;
 	s->closing = true;
 	s->close_deadline = time(NULL) + SMTP_CLOSE_FLUSH_SECS;
+	leave_peertab(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A client that does not read its last reply cannot hold us. */
 	bufferevent_set_timeouts(s->bev, NULL, &flush_timeout);
@@ -297,6 +310,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	s->closing = true;
 	s->dead = true;
+	leave_peertab(s);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	maybe_free_later(s);
 }
