@@ -10,6 +10,7 @@ Servers listen on 127.0.0.1 only and are always stopped at teardown.
 Only the standard library and pytest are used.
 """
 
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
@@ -237,10 +238,12 @@ def port_is_free(port):
     return _ports_free([port])
 
 
-@pytest.fixture
-def port_base():
+@contextlib.contextmanager
+def reserved_port_base():
     """A free port base: N+25, N+587, ... (and the spare offsets) are free
-    on 127.0.0.1. The slot stays locked until the test ends."""
+    on 127.0.0.1. The slot stays locked (a lock file shared by concurrent
+    runs of this suite) until the block ends. Usable from any fixture
+    scope."""
     slots = list(range(20000, 60000, 1000))
     random.shuffle(slots)
     lockdir = _lock_dir()
@@ -269,6 +272,13 @@ def port_base():
             os.close(fd)
         return
     pytest.fail("no free port base in 20000-60000")
+
+
+@pytest.fixture
+def port_base():
+    """A free port base for one test (see reserved_port_base)."""
+    with reserved_port_base() as base:
+        yield base
 
 
 # ---------------------------------------------------------------- clients

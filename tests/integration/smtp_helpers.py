@@ -12,18 +12,14 @@ Only the standard library (and pytest) is used.
 
 import base64
 import contextlib
-import fcntl
 import os
-import random
 import re
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-import pytest
 
 import conftest as cf
 
@@ -43,65 +39,8 @@ IO_TIMEOUT = 15.0
 
 # ---------------------------------------------------------------- servers
 
-def _lock_dir():
-    # The same directory as conftest's port_base fixture, so that the two
-    # never hand out the same slot.
-    d = Path(tempfile.gettempdir()) / "postie-itest-ports"
-    try:
-        d.mkdir(mode=0o1777, exist_ok=True)
-        os.chmod(d, 0o1777)
-    except OSError:
-        pass
-    return d
-
-
-def _ports_free(ports):
-    socks = []
-    try:
-        for p in ports:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-
-
-@contextlib.contextmanager
-def reserved_port_base():
-    """Like conftest's port_base fixture, usable from any fixture scope."""
-    slots = list(range(20000, 60000, 1000))
-    random.shuffle(slots)
-    lockdir = _lock_dir()
-    for base in slots:
-        path = lockdir / f"{base}.lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        ports = [base + v[0] for v in cf.SERVICES.values()]
-        ports += [base + o for o in cf.SPARE_OFFSETS]
-        if not _ports_free(ports):
-            os.close(fd)
-            continue
-        try:
-            yield base
-        finally:
-            os.close(fd)
-        return
-    pytest.fail("no free port base in 20000-60000")
+# One slot allocator for the whole suite: conftest's.
+reserved_port_base = cf.reserved_port_base
 
 
 class SmtpServer(cf.Server):
