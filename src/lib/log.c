@@ -21,6 +21,7 @@ static void	vlog(int prio, const char *errstr, const char *fmt, va_list ap)
 static const char *log_role = "postie";
 static bool log_stderr = true;
 static bool log_syslog;
+static int log_facility = LOG_MAIL;
 static unsigned log_debug_enabled;
 
 static const struct {
@@ -60,7 +61,7 @@ log_set_role(const char *role)
 	log_role = role;
 	if (log_syslog) {
 		closelog();
-		openlog("postie", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog("postie", LOG_PID | LOG_NDELAY, log_facility);
 	}
 }
 
@@ -77,6 +78,7 @@ log_set_syslog(bool enable, const char *facility)
 	if (log_syslog)
 		closelog();
 	log_syslog = enable;
+	log_facility = fac;
 	if (enable)
 		openlog("postie", LOG_PID | LOG_NDELAY, fac);
 }

@@ -180,7 +180,7 @@ sink(void *ctx, const uint8_t *p, size_t n)
 {
 	struct smtp_session *s = ctx;
 	struct smtp_tx *tx = s->tx;
-	size_t from, i;
+	size_t from;
 
 	if (tx->headers_done)
 		return write_out(s, p, n);
@@ -196,10 +196,9 @@ sink(void *ctx, const uint8_t *p, size_t n)
 	/* The header section ends at the first empty line. */
 	if (tx->headers.len >= 2 && memcmp(tx->headers.data, "\r\n", 2) == 0)
 		return flush_headers(s);
-	for (i = from; i + 3 < tx->headers.len + 1 && i + 2 < tx->headers.len;
-	    i++)
-		if (memcmp(tx->headers.data + i, "\n\r\n", 3) == 0)
-			return flush_headers(s);
+	if (memmem(tx->headers.data + from, tx->headers.len - from, "\n\r\n",
+	    3) != NULL)
+		return flush_headers(s);
 	return 0;
 }
 

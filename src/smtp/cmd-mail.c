@@ -42,7 +42,7 @@ static void	rcpt_work(void *tctx, void *arg);
 static void	rcpt_done(struct smtp_session *s, void *arg);
 static void	sender_work(void *tctx, void *arg);
 static void	sender_done(struct smtp_session *s, void *arg);
-static void	mail_accept(struct smtp_session *s, const struct smtp_cmd *cmd);
+static void	tx_start(struct smtp_session *s, const struct smtp_mail_args *m);
 static void	rcpt_add(struct smtp_session *s, struct lookup_job *j);
 static char	*notify_text(unsigned notify);
 
@@ -73,19 +73,18 @@ job_free(struct lookup_job *j)
 static char *
 notify_text(unsigned notify)
 {
-	char text[40] = "";
+	char *text;
 
 	if (notify == 0)
 		return NULL;
 	if (notify & SMTP_NOTIFY_NEVER)
 		return xstrdup("NEVER");
-	if (notify & SMTP_NOTIFY_SUCCESS)
-		strcat(text, ",SUCCESS");
-	if (notify & SMTP_NOTIFY_FAILURE)
-		strcat(text, ",FAILURE");
-	if (notify & SMTP_NOTIFY_DELAY)
-		strcat(text, ",DELAY");
-	return xstrdup(text + 1);
+	text = xasprintf("%s%s%s",
+	    notify & SMTP_NOTIFY_SUCCESS ? "SUCCESS," : "",
+	    notify & SMTP_NOTIFY_FAILURE ? "FAILURE," : "",
+	    notify & SMTP_NOTIFY_DELAY ? "DELAY," : "");
+	text[strlen(text) - 1] = '\0';	/* UNSAFE: one bit is set: not empty */
+	return text;
 }
 
 /* ---- MAIL ---- */
@@ -100,32 +99,25 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, 555, "5.5.4", "BODY=BINARYMIME not supported");
 		return;
 	}
+	tx_start(s, m);
 	if (s->auth_user == NULL || m->path.null ||
 	    !s->cfg->smtp_sender_login_check ||
 	    strcasecmp(m->path.address, s->auth_user) == 0) {
-		mail_accept(s, cmd);
+		s->state = SMTP_ST_MAIL;
+		smtp_reply(s, 250, "2.1.0", "Ok");
 		return;
 	}
-	/* Is this alias the user's? Ask the directory, then accept. */
+	/* Is this alias the user's? Ask the directory; sender_done accepts
+	 * or drops the transaction. */
 	j = job_new(s, m->path.address, m->path.domain);
 	j->auth_user = xstrdup(s->auth_user);
-	smtp_tx_new(s);
-	s->tx->sender = pool_strdup(s->tx->pool, m->path.address);
-	s->tx->size_declared = m->size_given ? m->size : 0;
-	s->tx->body = m->body == SMTP_BODY_8BITMIME ? "8BITMIME" :
-	    m->body == SMTP_BODY_7BIT ? "7BIT" : NULL;
-	s->tx->smtputf8 = m->smtputf8;
-	s->tx->envid = m->envid != NULL ? pool_strdup(s->tx->pool, m->envid) :
-	    NULL;
-	s->tx->ret = m->ret == SMTP_RET_FULL ? "FULL" :
-	    m->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
 	smtp_offload(s, sender_work, sender_done, j);
 }
 
+/* The transaction that MAIL opens, from its parsed arguments. */
 static void
-mail_accept(struct smtp_session *s, const struct smtp_cmd *cmd)
+tx_start(struct smtp_session *s, const struct smtp_mail_args *m)
 {
-	const struct smtp_mail_args *m = &cmd->mail;
 	struct smtp_tx *tx = smtp_tx_new(s);
 
 	tx->sender = pool_strdup(tx->pool, m->path.null ? "" : m->path.address);
@@ -136,8 +128,6 @@ mail_accept(struct smtp_session *s, const struct smtp_cmd *cmd)
 	tx->envid = m->envid != NULL ? pool_strdup(tx->pool, m->envid) : NULL;
 	tx->ret = m->ret == SMTP_RET_FULL ? "FULL" :
 	    m->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
-	s->state = SMTP_ST_MAIL;
-	smtp_reply(s, 250, "2.1.0", "Ok");
 }
 
 static void
