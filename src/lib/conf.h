@@ -75,6 +75,22 @@ struct config {
 	bool		 plus_folder_delivery;
 	struct strv	 defer_transports;
 
+	/* remote delivery */
+	char		*dns_server;
+	char		*smtp_helo_name;
+	uint64_t	 smtp_remote_port;
+	struct strv	 mx_self_names;
+	char		*relayhost;
+	char		*relayhost_username;
+	char		*relayhost_password;
+	char		*relayhost_tls;
+	char		*smtp_tls_security_level;
+	struct strv	 smtp_tls_policy;
+	char		*transport_file;
+	uint64_t	 smtp_destination_concurrency_limit;
+	uint64_t	 smtp_concurrency_limit;
+	uint64_t	 smtp_connect_timeout;
+
 	/* directory */
 	char		*directory_backend;
 	char		*sqlite_path;
