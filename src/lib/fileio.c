@@ -28,6 +28,26 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+ssize_t
+read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, p + got, len - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 void
 date_rfc5322(time_t t, char *out, size_t outlen)
 {

@@ -141,16 +141,26 @@ pool_printf(struct pool *p, const char *fmt, ...)
 {
 	va_list ap;
 	char *d;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	d = pool_vprintf(p, fmt, ap);
 	va_end(ap);
+	return d;
+}
+
+char *
+pool_vprintf(struct pool *p, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	char *d;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
 	if (n < 0)
 		fatalx("pool_printf: bad format");
 	d = pool_alloc(p, (size_t)n + 1);
-	va_start(ap, fmt);
 	vsnprintf(d, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	return d;
 }

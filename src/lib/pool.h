@@ -4,6 +4,7 @@
 #ifndef POSTIE_POOL_H
 #define POSTIE_POOL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct pool;
@@ -15,5 +16,7 @@ char		*pool_strdup(struct pool *pool, const char *s);
 char		*pool_strndup(struct pool *pool, const char *s, size_t n);
 char		*pool_printf(struct pool *pool, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+char		*pool_vprintf(struct pool *pool, const char *fmt, va_list ap)
+		    __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -47,6 +47,7 @@ const char *const bounce__action_names[BOUNCE_NACTIONS] = {
 	[BOUNCE_FAILED] = "failed",
 	[BOUNCE_DELAYED] = "delayed",
 	[BOUNCE_DELIVERED] = "delivered",
+	[BOUNCE_RELAYED] = "relayed",
 };
 
 static int	 log_path(const char *queue_dir, const char *log,

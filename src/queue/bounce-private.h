@@ -7,7 +7,7 @@
 
 #include "queue/bounce.h"
 
-#define BOUNCE_NACTIONS		3
+#define BOUNCE_NACTIONS		4
 
 /* "failed", "delayed", "delivered": in the log and in Action: fields. */
 extern const char *const bounce__action_names[BOUNCE_NACTIONS];

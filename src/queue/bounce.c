@@ -108,13 +108,15 @@ reported(const struct dsn *d, const struct bounce_entry *e)
 		[BOUNCE_FAILED] = "FAILURE",
 		[BOUNCE_DELAYED] = "DELAY",
 		[BOUNCE_DELIVERED] = "SUCCESS",
+		[BOUNCE_RELAYED] = "SUCCESS",
 	};
 	const char *notify = d->env->rcpts[e->rcpt].notify;
 
 	if (d->double_bounce)
 		return true;	/* the postmaster hears everything */
 	if (notify == NULL)		/* RFC 3461: FAILURE,DELAY */
-		return e->action != BOUNCE_DELIVERED;
+		return e->action == BOUNCE_FAILED ||
+		    e->action == BOUNCE_DELAYED;
 	return notify_has(notify, notify_word[e->action]);
 }
 /* A host name for Message-ID, From and the boundary: letters, digits,
@@ -300,6 +302,8 @@ put_human(struct dsn *d)
 		[BOUNCE_FAILED] = "Could not be delivered to:",
 		[BOUNCE_DELAYED] = "Not delivered yet to:",
 		[BOUNCE_DELIVERED] = "Delivered to:",
+		[BOUNCE_RELAYED] = "Relayed to a server that sends no further "
+		    "notices:",
 	};
 	const struct bounce_entry *e;
 	char until[64], line[2 * DSN_VALUE_MAX + 8];
@@ -513,7 +517,7 @@ bounce_send(const struct config *cfg, const char *queue_dir,
 		if (reported(&d, &entries[i]))
 			d.count[entries[i].action]++;
 	if (d.count[BOUNCE_FAILED] + d.count[BOUNCE_DELAYED] +
-	    d.count[BOUNCE_DELIVERED] == 0)
+	    d.count[BOUNCE_DELIVERED] + d.count[BOUNCE_RELAYED] == 0)
 		return 0;
 
 	/* RFC 3461 section 4.3: RET is for failure reports; any other

@@ -27,6 +27,7 @@ enum bounce_action {
 	BOUNCE_FAILED,
 	BOUNCE_DELAYED,
 	BOUNCE_DELIVERED,
+	BOUNCE_RELAYED,		/* to a server without DSN (RFC 3461 5.2.2) */
 };
 
 struct bounce_entry {

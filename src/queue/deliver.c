@@ -3,7 +3,10 @@
  * For each pending recipient: resolve it in the directory, deliver into
  * the Maildir of every local target (Return-Path and Delivered-To first),
  * and record the outcome: delivered, failed (bounce log, with a DSN status)
- * or deferred (defer log). Remote targets wait for remote delivery.
+ * or deferred (defer log). Remote targets are collected for the queue
+ * manager's loop (remote.h); their outcomes come back to
+ * qmgr_deliver_finish(), on a thread again, which records them the same
+ * way.
  * Targets of a multi-target recipient that succeeded are remembered in
  * queue/done/<ID>, so a retry does not deliver them twice.
  *
@@ -28,7 +31,9 @@
 #include "lib/xalloc.h"
 #include "queue/bounce.h"
 #include "queue/envelope.h"
+#include "lib/xalloc.h"
 #include "queue/qmgr-private.h"
+#include "queue/remote.h"
 #include "store/maildir.h"
 
 #define HEADER_SCAN_MAX	(256 * 1024)
@@ -38,6 +43,19 @@ enum outcome {
 	OUT_DEFERRED,
 	OUT_FAILED,		/* the caller reports it */
 	OUT_FAILED_REPORTED,	/* already in the bounce log */
+	OUT_REMOTE,		/* remote targets wait for the loop */
+};
+
+/* A recipient's local outcome while remote targets are out. */
+struct rcpt_state {
+	size_t		 nremote;
+	bool		 multi;		/* several targets */
+	bool		 deferred;
+	bool		 failed;
+	bool		 local;		/* a local target was delivered */
+	bool		 relayed;	/* a remote peer had no DSN */
+	const char	*status;
+	const char	*text;
 };
 
 struct attempt {
@@ -55,6 +73,11 @@ struct attempt {
 	const char		*cur_target;
 	struct bounce_entry	*bounces;
 	size_t			 nbounces;
+	struct rcpt_state	*rs;		/* env.nrcpts */
+	struct remote_rcpt	*remote;	/* targets for the loop */
+	size_t			 nremote;
+	size_t			 remote_cap;
+	struct remote_msg	 rmsg;
 };
 
 static enum outcome deliver_rcpt(struct attempt *a, size_t idx,
@@ -73,6 +96,12 @@ static void	 before_rename(void *ctx, const char *path);
 static void	 record(struct attempt *a, const char *log, size_t idx,
 		    enum bounce_action action, const char *status,
 		    const char *text);
+static void	 add_remote(struct attempt *a, size_t idx,
+		    const struct dir_target *t);
+static void	 apply(struct attempt *a, size_t i, enum outcome o,
+		    const char *status, const char *text);
+static void	 conclude(struct attempt *a);
+static void	 attempt_free(struct attempt *a);
 static void	 finish(struct attempt *a);
 static void	 defer(struct attempt *a);
 static void	 warn_delay(struct attempt *a);
@@ -346,12 +375,13 @@ deliver_rcpt(struct attempt *a, size_t idx, const char **status_r,
 			    "(defer_transports)", t->kind == DIR_TARGET_REMOTE ?
 			    "remote" : "local");
 		} else if (t->kind == DIR_TARGET_REMOTE) {
-			o = OUT_DEFERRED;
-			tstatus = "4.3.2";
-			ttext = pool_printf(a->pool, "remote delivery to %s is "
-			    "not available yet", t->address);
-		} else
+			add_remote(a, idx, t);
+			continue;
+		} else {
 			o = deliver_local(a, idx, t, &tstatus, &ttext);
+			if (o == OUT_DELIVERED)
+				a->rs[idx].local = true;
+		}
 		if (o == OUT_FAILED) {
 			log_info("%s: to=<%s>, orig_to=<%s>, status=bounced "
 			    "(%s %s)", a->job->id, t->address,
@@ -367,9 +397,47 @@ deliver_rcpt(struct attempt *a, size_t idx, const char **status_r,
 			*text_r = ttext;
 		}
 	}
+	if (a->rs[idx].nremote > 0) {
+		a->rs[idx].multi = res.ntargets > 1;
+		a->rs[idx].failed = failed;
+		if (worst == OUT_DEFERRED) {
+			a->rs[idx].deferred = true;
+			a->rs[idx].status = *status_r;
+			a->rs[idx].text = *text_r;
+		}
+		return OUT_REMOTE;
+	}
 	if (worst == OUT_DEFERRED)
 		return OUT_DEFERRED;
 	return failed ? OUT_FAILED_REPORTED : OUT_DELIVERED;
+}
+
+/* A remote target for the loop. An alias's original recipient goes
+ * along as ORCPT (RFC 3461 4.2) unless the client gave one. */
+static void
+add_remote(struct attempt *a, size_t idx, const struct dir_target *t)
+{
+	const struct envelope_rcpt *r = &a->env.rcpts[idx];
+	struct remote_rcpt *rc;
+
+	if (a->nremote == a->remote_cap) {
+		struct remote_rcpt *v;
+
+		a->remote_cap = a->remote_cap == 0 ? 8 : a->remote_cap * 2;
+		v = pool_alloc(a->pool, a->remote_cap * sizeof(*v));
+		if (a->nremote > 0)
+			memcpy(v, a->remote, a->nremote * sizeof(*v));
+		a->remote = v;
+	}
+	rc = &a->remote[a->nremote++];
+	memset(rc, 0, sizeof(*rc));
+	rc->idx = idx;
+	rc->address = t->address;
+	rc->notify = r->notify;
+	rc->orcpt = r->orcpt != NULL ? r->orcpt :
+	    strcasecmp(t->address, r->address) != 0 ?
+	    pool_printf(a->pool, "rfc822;%s", r->address) : NULL;
+	a->rs[idx].nremote++;
 }
 
 static void
@@ -463,102 +531,236 @@ defer(struct attempt *a)
 	a->job->deferred = true;
 }
 
+/* What becomes of recipient i after this attempt. */
+static void
+apply(struct attempt *a, size_t i, enum outcome o, const char *status,
+    const char *text)
+{
+	struct envelope_rcpt *r = &a->env.rcpts[i];
+	const char *id = a->job->id;
+
+	switch (o) {
+	case OUT_DELIVERED:
+		r->done = true;
+		if (r->notify == NULL || strstr(r->notify, "SUCCESS") == NULL)
+			break;
+		if (a->rs[i].local || a->rs[i].nremote == 0)
+			record(a, "bounce", i, BOUNCE_DELIVERED, "2.0.0",
+			    "delivered to mailbox");
+		else if (a->rs[i].relayed)
+			record(a, "bounce", i, BOUNCE_RELAYED, "2.0.0",
+			    "relayed to a server that does not send "
+			    "delivery notifications");
+		break;
+	case OUT_FAILED:
+		log_info("%s: to=<%s>, status=bounced (%s %s)", id,
+		    r->address, status, text);
+		record(a, "bounce", i, BOUNCE_FAILED, status, text);
+		r->done = true;
+		break;
+	case OUT_FAILED_REPORTED:
+		r->done = true;
+		break;
+	case OUT_DEFERRED:
+		if ((uint64_t)(time(NULL) - a->env.arrival) >
+		    a->job->cfg->maximal_queue_lifetime) {
+			text = pool_printf(a->pool, "delivery time expired: "
+			    "%s", text);
+			log_info("%s: to=<%s>, status=expired (%s)", id,
+			    r->address, text);
+			record(a, "bounce", i, BOUNCE_FAILED, "4.4.7", text);
+			r->done = true;
+			break;
+		}
+		log_info("%s: to=<%s>, status=deferred (%s %s)", id,
+		    r->address, status, text);
+		record(a, "defer", i, BOUNCE_DELAYED, status, text);
+		break;
+	case OUT_REMOTE:
+		panic("apply: remote");
+	}
+}
+
+/* Every recipient has its outcome: remove the message, or mark what is
+ * done and defer the rest. */
+static void
+conclude(struct attempt *a)
+{
+	const char *error;
+	size_t i;
+
+	if (envelope_pending(&a->env) == 0) {
+		finish(a);
+		return;
+	}
+	warn_delay(a);
+	/* Some remain: make the finished ones stick before deferring. */
+	for (i = 0; i < a->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &a->env.rcpts[i];
+
+		if (r->done) {
+			r->done = false;
+			if (envelope_mark_done(a->fd, r, &error) == -1)
+				log_warnx("%s: cannot mark %s done: %s",
+				    a->job->id, r->address, error);
+		}
+	}
+	defer(a);
+}
+
+static void
+attempt_free(struct attempt *a)
+{
+	if (a->fd != -1)
+		close(a->fd);
+	if (a->done_fd != -1)
+		close(a->done_fd);
+	strv_free(&a->done_targets);
+	strv_free(&a->intents);
+	pool_free(&a->pool);
+	free(a);
+}
+
+/* Hand the remote targets to the loop (job->remote). */
+static void
+want_remote(struct attempt *a)
+{
+	struct remote_msg *m = &a->rmsg;
+
+	memset(m, 0, sizeof(*m));
+	m->id = a->job->id;
+	m->pool = a->pool;
+	m->fd = a->fd;
+	m->offset = a->env.content_offset;
+	m->size = a->env.content_size;
+	m->arrival = a->env.arrival;
+	m->sender = a->env.sender;
+	m->envid = a->env.envid;
+	m->ret = a->env.ret;
+	m->body = a->env.body;
+	m->smtputf8 = a->env.smtputf8;
+	m->rcpts = a->remote;
+	m->nrcpts = a->nremote;
+	m->sent = qmgr_remote_sent;
+	m->arg = a->job;
+	a->job->remote = m;
+}
+
 void
 qmgr_deliver(void *thread_ctx, void *arg)
 {
 	struct qmgr_job *job = arg;
-	struct attempt a = { .job = job, .fd = -1, .done_fd = -1 };
+	struct attempt *a = xcalloc(1, sizeof(*a));
 	const char *error, *status, *text;
-	bool expired;
+	enum outcome o;
 	size_t i;
 
-	a.pool = pool_new(NULL);
-	snprintf(a.path, sizeof(a.path), "%s/active/%s", job->queue_dir,
+	a->job = job;
+	a->fd = a->done_fd = -1;
+	a->pool = pool_new(NULL);
+	job->attempt = NULL;
+	job->remote = NULL;
+	snprintf(a->path, sizeof(a->path), "%s/active/%s", job->queue_dir,
 	    job->id);
-	if ((a.fd = open(a.path, O_RDWR | O_CLOEXEC)) == -1) {
+	if ((a->fd = open(a->path, O_RDWR | O_CLOEXEC)) == -1) {
 		/* Deleted by an admin meanwhile: nothing to do. */
 		if (errno != ENOENT)
 			log_warn("%s: cannot open", job->id);
 		goto out;
 	}
-	if (envelope_read(a.fd, a.pool, &a.env, &error) == -1) {
+	if (envelope_read(a->fd, a->pool, &a->env, &error) == -1) {
 		log_warnx("%s: corrupt queue file: %s; moved to corrupt/",
 		    job->id, error);
-		if (rename(a.path, qpath(&a, "corrupt")) == -1)
+		if (rename(a->path, qpath(a, "corrupt")) == -1)
 			log_warn("%s: cannot move to corrupt/", job->id);
 		job->corrupt = true;
 		goto out;
 	}
-	if ((a.dir = dir_thread_get(thread_ctx, &error)) == NULL) {
+	if ((a->dir = dir_thread_get(thread_ctx, &error)) == NULL) {
 		log_warnx("%s: directory: %s; deferred", job->id, error);
-		defer(&a);
+		defer(a);
 		goto out;
 	}
-	read_headers(&a);
-	load_done(&a);
-	expired = (uint64_t)(time(NULL) - a.env.arrival) >
-	    job->cfg->maximal_queue_lifetime;
-	for (i = 0; i < a.env.nrcpts; i++) {
-		struct envelope_rcpt *r = &a.env.rcpts[i];
-
-		if (r->done)
+	a->rs = pool_alloc(a->pool, a->env.nrcpts * sizeof(*a->rs));
+	memset(a->rs, 0, a->env.nrcpts * sizeof(*a->rs));
+	read_headers(a);
+	load_done(a);
+	for (i = 0; i < a->env.nrcpts; i++) {
+		if (a->env.rcpts[i].done)
 			continue;
-		switch (deliver_rcpt(&a, i, &status, &text)) {
-		case OUT_DELIVERED:
-			r->done = true;
-			if (r->notify != NULL && strstr(r->notify, "SUCCESS"))
-				record(&a, "bounce", i, BOUNCE_DELIVERED,
-				    "2.0.0", "delivered to mailbox");
-			break;
-		case OUT_FAILED:
-			log_info("%s: to=<%s>, status=bounced (%s %s)", job->id,
-			    r->address, status, text);
-			record(&a, "bounce", i, BOUNCE_FAILED, status, text);
-			r->done = true;
-			break;
-		case OUT_FAILED_REPORTED:
-			r->done = true;
-			break;
-		case OUT_DEFERRED:
-			if (expired) {
-				text = pool_printf(a.pool, "delivery time "
-				    "expired: %s", text);
-				log_info("%s: to=<%s>, status=expired (%s)",
-				    job->id, r->address, text);
-				record(&a, "bounce", i, BOUNCE_FAILED, "4.4.7",
-				    text);
-				r->done = true;
-				break;
-			}
-			log_info("%s: to=<%s>, status=deferred (%s %s)",
-			    job->id, r->address, status, text);
-			record(&a, "defer", i, BOUNCE_DELAYED, status, text);
-			break;
-		}
+		status = text = "";
+		if ((o = deliver_rcpt(a, i, &status, &text)) != OUT_REMOTE)
+			apply(a, i, o, status, text);
 	}
-	if (envelope_pending(&a.env) == 0) {
-		finish(&a);
-		goto out;
+	a->dir = NULL;		/* the thread's; not used after this half */
+	if (a->nremote > 0) {
+		job->attempt = a;
+		want_remote(a);
+		return;
 	}
-	warn_delay(&a);
-	/* Some remain: make the finished ones stick before deferring. */
-	for (i = 0; i < a.env.nrcpts; i++) {
-		struct envelope_rcpt *r = &a.env.rcpts[i];
-
-		if (r->done) {
-			r->done = false;
-			if (envelope_mark_done(a.fd, r, &error) == -1)
-				log_warnx("%s: cannot mark %s done: %s",
-				    job->id, r->address, error);
-		}
-	}
-	defer(&a);
+	conclude(a);
 out:
-	if (a.fd != -1)
-		close(a.fd);
-	if (a.done_fd != -1)
-		close(a.done_fd);
-	strv_free(&a.done_targets);
-	strv_free(&a.intents);
-	pool_free(&a.pool);
+	attempt_free(a);
+}
+
+void
+qmgr_remote_sent(struct remote_msg *m, size_t i, void *arg)
+{
+	struct qmgr_job *job = arg;
+	struct attempt *a = job->attempt;
+
+	remember_target(a, m->rcpts[i].idx, m->rcpts[i].address);
+}
+
+void
+qmgr_deliver_finish(void *thread_ctx, void *arg)
+{
+	struct qmgr_job *job = arg;
+	struct attempt *a = job->attempt;
+	size_t i;
+
+	job->attempt = NULL;
+	job->remote = NULL;
+	for (i = 0; i < a->nremote; i++) {
+		const struct remote_rcpt *rc = &a->remote[i];
+		struct rcpt_state *st = &a->rs[rc->idx];
+
+		switch (rc->outcome) {
+		case REMOTE_SENT:
+			if (rc->relayed)
+				st->relayed = true;
+			break;
+		case REMOTE_FAILED:
+			record(a, "bounce", rc->idx, BOUNCE_FAILED, rc->status,
+			    rc->text);
+			st->failed = true;
+			if (st->multi)
+				remember_target(a, rc->idx, rc->address);
+			break;
+		case REMOTE_DEFERRED:
+			st->deferred = true;
+			st->status = rc->status;
+			st->text = rc->text;
+			break;
+		}
+	}
+	for (i = 0; i < a->env.nrcpts; i++) {
+		const struct rcpt_state *st = &a->rs[i];
+
+		if (st->nremote == 0 || a->env.rcpts[i].done)
+			continue;
+		apply(a, i, st->deferred ? OUT_DEFERRED : st->failed ?
+		    OUT_FAILED_REPORTED : OUT_DELIVERED, st->status, st->text);
+	}
+	conclude(a);
+	attempt_free(a);
+}
+
+void
+qmgr_deliver_abandon(struct qmgr_job *job)
+{
+	if (job->attempt != NULL)
+		attempt_free(job->attempt);
+	job->attempt = NULL;
+	job->remote = NULL;
 }

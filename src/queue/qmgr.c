@@ -8,7 +8,10 @@
  * left in active/ by a crash are attempted again first. Each message is one
  * job on the offload pool (delivery_concurrency threads); at most
  * QMGR_INFLIGHT_PER_THREAD jobs per thread are queued at once, the rest
- * waiting in incoming/ for the next scan. */
+ * waiting in incoming/ for the next scan. A job with remote recipients
+ * comes back to the loop, which sends them (remote.h; at most
+ * QMGR_REMOTE_MAX messages at a time), then goes to a thread again to
+ * record the outcomes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,18 +31,23 @@
 #include "lib/offload.h"
 #include "lib/xalloc.h"
 #include "queue/qmgr-private.h"
+#include "queue/remote.h"
 #include "worker/worker.h"
 
 #define QMGR_SCAN_SECS			10
 #define QMGR_INFLIGHT_PER_THREAD	16
+#define QMGR_REMOTE_MAX			5000
 
 struct qmgr {
 	struct event_base	*base;
 	const struct config	*cfg;		/* borrowed */
 	char			*queue_dir;
 	struct offload		*offload;
-	unsigned		 inflight;
+	unsigned		 inflight;	/* jobs on threads */
 	unsigned		 max_inflight;
+	unsigned		 remote_jobs;	/* messages out remotely */
+	struct remote		*remote;
+	bool			 stopping;
 	bool			 rescan;	/* work was left for later */
 	bool			 flush;		/* retry deferred now */
 	bool			 pickup_running;
@@ -58,6 +66,7 @@ static void	scan(struct qmgr *q);
 static void	take(struct qmgr *q, const char *from, bool due_only);
 static void	submit(struct qmgr *q, const char *id);
 static void	job_done(void *arg);
+static void	remote_done(struct remote_msg *m, void *arg);
 static void	pickup_work(void *tctx, void *arg);
 static void	pickup_done(void *arg);
 static void	on_fifo(evutil_socket_t fd, short what, void *arg);
@@ -125,7 +134,8 @@ take(struct qmgr *q, const char *from, bool due_only)
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_valid_id(de->d_name) || in_flight(q, de->d_name))
 			continue;
-		if (q->inflight >= q->max_inflight) {
+		if (q->inflight >= q->max_inflight ||
+		    q->remote_jobs >= QMGR_REMOTE_MAX) {
 			q->rescan = true;
 			break;
 		}
@@ -170,10 +180,41 @@ job_done(void *arg)
 	struct qmgr *q = j->owner;
 
 	q->inflight--;
+	if (j->remote != NULL) {
+		if (q->remote == NULL || q->stopping) {
+			qmgr_deliver_abandon(j);
+		} else {
+			q->remote_jobs++;
+			j->remote->done = remote_done;
+			remote_deliver(q->remote, j->remote);
+			if (q->rescan)
+				scan(q);
+			return;
+		}
+	}
 	forget(q, j->id);
 	free(j);
 	if (q->rescan)
 		scan(q);
+}
+
+/* The remote recipients of a job have their outcomes: record them on a
+ * thread (job_done follows). */
+static void
+remote_done(struct remote_msg *m, void *arg)
+{
+	struct qmgr_job *j = arg;
+	struct qmgr *q = j->owner;
+
+	q->remote_jobs--;
+	if (q->stopping) {
+		qmgr_deliver_abandon(j);
+		forget(q, j->id);
+		free(j);
+		return;
+	}
+	q->inflight++;
+	offload_submit(q->offload, qmgr_deliver_finish, job_done, j);
 }
 
 static void
@@ -205,8 +246,11 @@ on_fifo(evutil_socket_t fd, short what, void *arg)
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (i = 0; i < n; i++)
-			if (buf[i] == 'F')
+			if (buf[i] == 'F') {
 				q->flush = true;
+				if (q->remote != NULL)
+					remote_flush(q->remote);
+			}
 	scan(q);
 }
 
@@ -239,6 +283,7 @@ qmgr_main(const struct config *cfg)
 	    QMGR_INFLIGHT_PER_THREAD;
 	q.offload = offload_new(q.base, (unsigned)cfg->delivery_concurrency,
 	    dir_thread_init, dir_thread_deinit, (void *)cfg);
+	q.remote = remote_new(q.base, cfg);
 
 	/* O_RDWR: the FIFO never reports end-of-file between writers. */
 	fifo = xasprintf("%s/qmgr.fifo", q.queue_dir);
@@ -262,7 +307,10 @@ qmgr_main(const struct config *cfg)
 	scan(&q);
 	event_base_dispatch(q.base);
 
-	/* Let running deliveries finish; queued ones stay in active/. */
+	/* Remote deliveries stop; running local ones finish; what was not
+	 * done stays in active/. */
+	q.stopping = true;
+	remote_free(&q.remote);
 	offload_free(&q.offload);
 	if (q.fifo_ev != NULL)
 		event_free(q.fifo_ev);

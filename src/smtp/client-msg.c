@@ -126,6 +126,7 @@ smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m)
 	}
 	c->pipelining = (c->ehlo.ext & SMTP_EXT_PIPELINING) != 0;
 	c->next_rcpt = 0;
+	c->next_data = 0;
 	c->abandon = false;
 	c->state = ST_MAIL;
 	smtp__client_arm(c, c->to.mail);
@@ -324,6 +325,37 @@ smtp__client_fill(struct smtp_client *c)
 	}
 }
 
+/* The reply to the end of data. LMTP sends one per accepted recipient
+ * (RFC 2033 4.2), unless nobody was accepted (the abandoned case). */
+void
+smtp__client_dot_reply(struct smtp_client *c)
+{
+	struct smtp_client_result *res = &c->res;
+
+	if (c->abandon) {
+		smtp__client_msg_end(c, false);
+		return;
+	}
+	smtp__client_keep_reply(c, c->msg_pool, &res->final);
+	if (!c->lmtp) {
+		smtp__client_msg_end(c, false);
+		return;
+	}
+	while (c->next_data < res->nrcpts &&
+	    res->rcpts[c->next_data].rcpt.code / 100 != 2)
+		c->next_data++;
+	if (c->next_data < res->nrcpts)
+		res->rcpts[c->next_data++].data = res->final;
+	while (c->next_data < res->nrcpts &&
+	    res->rcpts[c->next_data].rcpt.code / 100 != 2)
+		c->next_data++;
+	if (c->next_data < res->nrcpts) {
+		smtp__client_arm(c, c->to.data_final);
+		return;
+	}
+	smtp__client_msg_end(c, false);
+}
+
 /* The transaction is over; with rset, MAIL was accepted and no end of
  * data closed it, so RSET first. */
 void
@@ -355,6 +387,10 @@ smtp__client_msg_finish(struct smtp_client *c)
 			rr->outcome = &res->mail;
 		else if (rr->rcpt.code / 100 != 2)
 			rr->outcome = &rr->rcpt;
+		else if (c->lmtp && rr->data.code != 0)
+			rr->outcome = &rr->data;
+		else if (c->lmtp && res->conn_failed)
+			rr->outcome = &c->err;	/* its reply never came */
 		else
 			rr->outcome = &res->final;
 	}

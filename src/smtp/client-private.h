@@ -64,6 +64,7 @@ struct smtp_client {
 	char			*auth_user;	/* heap, wiped */
 	char			*auth_pass;	/* heap, wiped */
 	bool			 auth_plaintext;
+	bool			 lmtp;
 	enum smtp_client_tls	 tls_policy;
 	SSL_CTX			*ssl_ctx;	/* borrowed from the caller */
 	struct smtp_client_timeouts to;
@@ -91,6 +92,8 @@ struct smtp_client {
 	uint64_t		 data_left;
 	struct smtp_stuff	 stuff;
 	bool			 abandon;	/* 354 without a recipient */
+	size_t			 next_data;	/* LMTP: next recipient whose
+						   data reply is due */
 	uint8_t			*chunk;		/* in pool, SMTP_CLIENT_CHUNK */
 	uint8_t			*stuffed;	/* in pool */
 };
@@ -119,6 +122,8 @@ void	smtp__client_command(struct smtp_client *c, const char *fmt, ...)
 void	smtp__client_mail_reply(struct smtp_client *c);
 void	smtp__client_rcpt_reply(struct smtp_client *c);
 void	smtp__client_data_reply(struct smtp_client *c);
+/* The reply to the end of data (LMTP: one of them). */
+void	smtp__client_dot_reply(struct smtp_client *c);
 /* Top up the output while streaming DATA (ST_STREAM). */
 void	smtp__client_fill(struct smtp_client *c);
 void	smtp__client_msg_end(struct smtp_client *c, bool rset);

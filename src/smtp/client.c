@@ -120,6 +120,7 @@ smtp_client_new(struct event_base *base,
 		    p->auth_pass : "");
 	}
 	c->auth_plaintext = p->auth_plaintext;
+	c->lmtp = p->lmtp;
 	c->tls_policy = p->tls;
 	c->ssl_ctx = p->ssl_ctx;
 	c->to.connect = tmo(t->connect, 30);
@@ -475,7 +476,7 @@ handle_reply(struct smtp_client *c)
 			smtp_ehlo_parse(&c->rp.reply, &c->ehlo);
 			c->esmtp = true;
 			after_ehlo(c, true);
-		} else if (code / 100 == 5 && !c->tls) {
+		} else if (code / 100 == 5 && !c->tls && !c->lmtp) {
 			c->state = ST_HELO;
 			smtp__client_arm(c, c->to.helo);
 			smtp__client_command(c, "HELO %s", c->helo);
@@ -537,9 +538,7 @@ handle_reply(struct smtp_client *c)
 		smtp__client_data_reply(c);
 		return;
 	case ST_DOT:
-		if (!c->abandon)
-			smtp__client_keep_reply(c, c->msg_pool, &c->res.final);
-		smtp__client_msg_end(c, false);
+		smtp__client_dot_reply(c);
 		return;
 	case ST_RSET:
 		if (code / 100 != 2)
@@ -568,7 +567,7 @@ after_greeting(struct smtp_client *c)
 {
 	c->state = ST_EHLO;
 	smtp__client_arm(c, c->to.helo);
-	smtp__client_command(c, "EHLO %s", c->helo);
+	smtp__client_command(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->helo);
 }
 
 /* EHLO (or HELO) done, with TLS or before it. */
@@ -659,7 +658,7 @@ tls_up(struct smtp_client *c)
 	memset(&c->ehlo, 0, sizeof(c->ehlo));
 	c->state = ST_EHLO;
 	smtp__client_arm(c, c->to.helo);
-	smtp__client_command(c, "EHLO %s", c->helo);
+	smtp__client_command(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->helo);
 }
 
 static void

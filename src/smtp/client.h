@@ -51,6 +51,10 @@
  * credentials given but AUTH impossible fail the connection (ERROR, stage
  * AUTH) rather than sending the mail unauthenticated.
  *
+ * LMTP (params->lmtp): LHLO instead of EHLO (no HELO fallback), and after
+ * the data one reply per accepted recipient, in RCPT order, each the
+ * outcome of its recipient (rcpts[i].data); final is the last of them.
+ *
  * Limits: replies are read by client-proto.h's reader (2048-octet lines,
  * 100 lines); every state has a timeout (RFC 5321 4.5.3.2 defaults);
  * the peer's input is parsed as it arrives and the message is streamed in
@@ -121,6 +125,9 @@ struct smtp_client_params {
 	const char		*auth_user;	/* NULL: no AUTH */
 	const char		*auth_pass;
 	bool			 auth_plaintext; /* allow AUTH without TLS */
+	bool			 lmtp;		/* LMTP (RFC 2033): LHLO, and
+						   one reply per recipient
+						   after the data */
 	struct smtp_client_timeouts timeouts;
 	uint64_t		 id;		/* log id; 0: one is made */
 };
@@ -158,6 +165,9 @@ struct smtp_client_rcpt_result {
 	/* What became of the recipient: the MAIL reply if MAIL failed, the
 	 * RCPT reply if RCPT failed, else the final reply. */
 	const struct smtp_client_reply	*outcome;
+	/* LMTP: this recipient's reply after the data (code 0 when its RCPT
+	 * failed or no data was sent). */
+	struct smtp_client_reply	 data;
 };
 
 struct smtp_client_result {

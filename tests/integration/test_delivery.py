@@ -49,6 +49,10 @@ def setup_main(inst):
     for u in ("real@ca.test", "sink@ca.test"):
         inst.ok("user", "add", u, input="pw\n")
     inst.ok("alias", "add", "@ca.test", "sink@ca.test")
+    # No DNS here: the remote target waits, as if its MX were down.
+    (inst.dir / "transport").write_text(
+        "remote.invalid  retry:4.4.1 remote.invalid is down in this test\n")
+    inst.set("transport_file", "transport")
 
 
 def setup_temp(inst):
@@ -339,7 +343,7 @@ def test_alias_with_remote_target_delivers_local_once(env):
     assert m.delivered_to == local
     env.wait_deferred(qid)
     reason = env.defer_log(qid)
-    assert re.search(r"remote delivery .*not available yet", reason), (
+    assert re.search(r"4\.4\.1 .*remote\.invalid is down", reason), (
         f"defer log of {qid}: {reason!r}")
     pattern = rf"{qid}: to=<mixed@example\.test>.*status=deferred"
     attempts = log_count(env, pattern)
