@@ -302,8 +302,7 @@ put_human(struct dsn *d)
 		[BOUNCE_FAILED] = "Could not be delivered to:",
 		[BOUNCE_DELAYED] = "Not delivered yet to:",
 		[BOUNCE_DELIVERED] = "Delivered to:",
-		[BOUNCE_RELAYED] = "Relayed to a server that sends no further "
-		    "notices:",
+		[BOUNCE_RELAYED] = "Relayed to a server without delivery notices:",
 	};
 	const struct bounce_entry *e;
 	char until[64], line[2 * DSN_VALUE_MAX + 8];
