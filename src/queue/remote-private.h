@@ -93,7 +93,10 @@ struct remote {
 	struct pool		*map_pool;
 	struct route_map	*map;
 	time_t			 map_mtime;
-	time_t			 map_checked;
+	long			 map_mtime_ns;
+	off_t			 map_size;
+	ino_t			 map_ino;
+	struct timespec		 map_checked;	/* monotonic */
 	/* relay host */
 	struct pool		*pool;
 	struct route		 relay;

@@ -21,6 +21,7 @@
 
 #define MAP_FILE_MAX	(16 * 1024 * 1024)
 #define SWEEP_SECS	30
+#define MAP_CHECK_NS	100000000L	/* stat the map at most every 0.1 s */
 
 static void	 load_map(struct remote *r);
 static const struct route *route_for(struct remote *r, const char *domain,
@@ -151,12 +152,15 @@ load_map(struct remote *r)
 	struct stat st;
 	const char *error;
 	char *text;
+	struct timespec now;
 	ssize_t n;
 	int fd;
 
-	if (r->map_path == NULL || r->map_checked == time(NULL))
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r->map_path == NULL || (now.tv_sec == r->map_checked.tv_sec &&
+	    now.tv_nsec - r->map_checked.tv_nsec < MAP_CHECK_NS))
 		return;
-	r->map_checked = time(NULL);
+	r->map_checked = now;
 	if (stat(r->map_path, &st) == -1) {
 		if (r->map != NULL || r->map_mtime == 0)
 			log_warn("transport_file %s", r->map_path);
@@ -165,9 +169,17 @@ load_map(struct remote *r)
 		pool_free(&r->map_pool);
 		return;
 	}
-	if (st.st_mtime == r->map_mtime && r->map != NULL)
+	/* Two versions written within one second differ in the nanoseconds,
+	 * the size or (renamed into place) the inode. */
+	if (st.st_mtim.tv_sec == r->map_mtime &&
+	    st.st_mtim.tv_nsec == r->map_mtime_ns &&
+	    st.st_size == r->map_size && st.st_ino == r->map_ino &&
+	    r->map != NULL)
 		return;
-	r->map_mtime = st.st_mtime;
+	r->map_mtime = st.st_mtim.tv_sec;
+	r->map_mtime_ns = st.st_mtim.tv_nsec;
+	r->map_size = st.st_size;
+	r->map_ino = st.st_ino;
 	if ((fd = open(r->map_path, O_RDONLY | O_CLOEXEC)) == -1) {
 		log_warn("transport_file %s", r->map_path);
 		return;
