@@ -1181,7 +1181,7 @@ test_log_bad_arguments(void **state)
 		{ 0, BOUNCE_FAILED, "5.1.1 x", "space in status" },
 		{ 0, BOUNCE_FAILED, "5.1234.1", "long subject" },
 		{ 0, BOUNCE_FAILED, NULL, "no status" },
-		{ 0, (enum bounce_action)3, "5.1.1", "bad action" },
+		{ 0, (enum bounce_action)99, "5.1.1", "bad action" },
 		{ ENVELOPE_RCPTS_MAX, BOUNCE_FAILED, "5.1.1", "bad index" },
 	};
 	struct pool *pool = pool_new(NULL);
