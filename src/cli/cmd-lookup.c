@@ -8,22 +8,27 @@
 #include "cli/cli.h"
 #include "lib/pool.h"
 
-static void	print_target(const struct config *cfg, const char *input,
+static void	print_target(struct cli_env *env, const char *input,
 		    const struct dir_target *t, struct pool *pool);
 
 /* "INPUT: mailbox PATH" for a direct hit, "  TARGET: ..." under an alias. */
 static void
-print_target(const struct config *cfg, const char *input,
+print_target(struct cli_env *env, const char *input,
     const struct dir_target *t, struct pool *pool)
 {
-	const char *path, *name = input != NULL ? input : t->address;
+	const char *path, *error, *name = input != NULL ? input : t->address;
 	const char *indent = input != NULL ? "" : "  ";
+	struct dir_user u;
 
 	if (t->kind == DIR_TARGET_REMOTE) {
 		printf("%s%s: remote\n", indent, name);
 		return;
 	}
-	path = dir_maildir_path(cfg, t->address, pool);
+	/* The user's own maildir column (PostfixAdmin) when it has one. */
+	if (dir_user_lookup(env->dir, t->address, pool, &u, &error) == 1)
+		path = dir_user_maildir(&env->cfg, &u, pool);
+	else
+		path = dir_maildir_path(&env->cfg, t->address, pool);
 	printf("%s%s: mailbox %s", indent, name,
 	    path != NULL ? path : "(invalid path)");
 	if (t->extension != NULL)
@@ -59,12 +64,12 @@ cmd_lookup(const struct cli_cmd *cmd, int argc, char **argv)
 	case DIR_OK:
 		/* A direct hit prints on one line, an alias lists targets. */
 		if (!res.aliased && res.ntargets == 1) {
-			print_target(&env.cfg, addr, &res.targets[0], pool);
+			print_target(&env, addr, &res.targets[0], pool);
 			break;
 		}
 		printf("%s: alias\n", addr);
 		for (i = 0; i < res.ntargets; i++)
-			print_target(&env.cfg, NULL, &res.targets[i], pool);
+			print_target(&env, NULL, &res.targets[i], pool);
 		break;
 	case DIR_UNKNOWN:
 		printf("%s: unknown\n", addr);

@@ -1,6 +1,6 @@
-/* dir-private: what dir.c shares with the backends (dir-sqlite.c now;
- * dir-pgsql.c and dir-mysql.c later). Nothing outside src/directory/
- * includes this file.
+/* dir-private: what dir.c shares with the backends (dir-sqlite.c,
+ * dir-pgsql.c and dir-mysql.c). Nothing outside src/directory/ includes
+ * this file.
  *
  * dir.c checks and normalizes every argument before it calls a backend:
  * domains are valid and lower-case, addresses are split (struct dir_addr),
@@ -29,6 +29,10 @@ struct dir_backend {
 	/* open() sets dir->priv; close() frees it. */
 	int	(*open)(struct dir *dir, const char **error_r);
 	void	(*close)(struct dir *dir);
+	/* Optional, for backends whose admin operations depend on their
+	 * configuration: NULL when this handle can run op (the name of its
+	 * field below, "user_add"), else why not, from dir__error(). */
+	const char *(*read_only)(struct dir *dir, const char *op);
 
 	/* Lookups: 1 found, 0 not found, -1 failure with *error_r from pool. */
 	int	(*domain_lookup)(struct dir *dir, const char *domain,
@@ -85,6 +89,8 @@ struct dir {
 };
 
 extern const struct dir_backend dir__backend_sqlite;
+extern const struct dir_backend dir__backend_pgsql;
+extern const struct dir_backend dir__backend_mysql;
 
 /* Format a message for people into this thread's error buffer and return
  * it. It stays valid until the next failing directory call on the same

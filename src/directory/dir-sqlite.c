@@ -979,4 +979,5 @@ row_user(sqlite3_stmt *st, struct dir_user *u)
 	u->password_hash = col_text(st, 1);
 	u->quota_bytes = col_u64(st, 2);
 	u->active = sqlite3_column_int(st, 3) != 0;
+	u->maildir = NULL;
 }

@@ -39,7 +39,7 @@ static int	 check_hash(const char *hash, const char *address,
 		    const char **error_r);
 static int	 check_bigint(uint64_t v, const char *what,
 		    const char **error_r);
-static int	 supported(const struct dir *dir, bool have_op,
+static int	 supported(struct dir *dir, const char *op, bool have_op,
 		    const char **error_r);
 static const char *verror(const char *fmt, va_list ap)
 		    __attribute__((format(printf, 1, 0)));
@@ -48,10 +48,12 @@ static void	 refuse(const char **error_r, const char *fmt, ...)
 
 /* Refuse, with a message, an operation the backend left out. */
 #define NEED_OP(dir, op, error_r) \
-	supported((dir), (dir)->backend->op != NULL, (error_r))
+	supported((dir), #op, (dir)->backend->op != NULL, (error_r))
 
 static const struct dir_backend *const dir_backends[] = {
 	&dir__backend_sqlite,
+	&dir__backend_pgsql,
+	&dir__backend_mysql,
 };
 
 static _Thread_local char dir_errbuf[DIR_ERROR_MAX];
@@ -129,6 +131,7 @@ dir_user_lookup(struct dir *dir, const char *address, struct pool *pool,
 	struct addr ad;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	if (addr_parse(address, ADDR_USER, &ad, NULL) == -1)
 		return 0;
 	rc = dir->backend->user_lookup(dir, &ad.a, pool, out, error_r);
@@ -393,6 +396,37 @@ dir_maildir_path(const struct config *cfg, const char *address,
 	return pool_printf(pool, "%s/%s/%s", cfg->mail_root, domain, local);
 }
 
+char *
+dir_user_maildir(const struct config *cfg, const struct dir_user *u,
+    struct pool *pool)
+{
+	const char *p, *seg;
+	size_t len;
+
+	if (u->maildir == NULL || *u->maildir == '\0')
+		return dir_maildir_path(cfg, u->address, pool);
+	if (cfg->mail_root == NULL || *cfg->mail_root == '\0' ||
+	    *u->maildir == '/')
+		return NULL;
+	/* Relative, and no segment is empty, "." or "..": it stays below
+	 * mail_root. A trailing '/' (PostfixAdmin's form) is dropped. */
+	len = strlen(u->maildir);
+	if (u->maildir[len - 1] == '/')
+		len--;
+	if (len == 0 || len > 1024)
+		return NULL;
+	for (seg = p = u->maildir; p <= u->maildir + len; p++) {
+		if (p < u->maildir + len && *p != '/')
+			continue;
+		if (p == seg || (p - seg == 1 && seg[0] == '.') ||
+		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+			return NULL;
+		seg = p + 1;
+	}
+	return pool_printf(pool, "%s/%.*s", cfg->mail_root, (int)len,
+	    u->maildir);
+}
+
 /* Helpers */
 
 static const char *
@@ -543,13 +577,24 @@ check_bigint(uint64_t v, const char *what, const char **error_r)
 }
 
 /* A backend may leave admin operations out (an external database that
- * another tool manages) and serve lookups only. */
+ * another tool manages) and serve lookups only; an SQL backend says which
+ * setting keeps this handle from running op. */
 static int
-supported(const struct dir *dir, bool have_op, const char **error_r)
+supported(struct dir *dir, const char *op, bool have_op,
+    const char **error_r)
 {
+	const char *why;
+
 	if (!have_op) {
 		refuse(error_r, "the %s directory is managed elsewhere "
 		    "(read-only here)", dir->backend->name);
+		return -1;
+	}
+	if (dir->backend->read_only != NULL &&
+	    (why = dir->backend->read_only(dir, op)) != NULL) {
+		/* why is in the thread's error buffer already. */
+		if (error_r != NULL)
+			*error_r = why;
 		return -1;
 	}
 	return 0;

@@ -1,7 +1,7 @@
 /* dir: the directory of domains, users and aliases.
  *
- * A struct dir is one connection to a backend (SQLite now; PostgreSQL and
- * MySQL later) and is used by one thread at a time: protocol processes run
+ * A struct dir is one connection to a backend (SQLite, PostgreSQL or
+ * MySQL/MariaDB) and is used by one thread at a time: protocol processes run
  * lookups on their offload threads, each with its own handle. Every call is
  * blocking. Lookups return 1 (found), 0 (not found) or -1 (temporary
  * failure, reason in *error_r); admin calls return 0 or -1.
@@ -36,6 +36,8 @@ struct dir_user {
 	const char	*password_hash;	/* crypt(3) string, maybe {SCHEME} */
 	uint64_t	 quota_bytes;	/* 0: unlimited */
 	bool		 active;
+	const char	*maildir;	/* under mail_root, or NULL: the
+					 * default <domain>/<localpart> */
 };
 
 struct dir_alias {
@@ -149,6 +151,12 @@ struct dir *dir_thread_get(void *thread_ctx, const char **error_r);
 /* <mail_root>/<domain>/<localpart> of a user's canonical address; NULL if
  * the address could leave mail_root. */
 char	*dir_maildir_path(const struct config *cfg, const char *address,
+	    struct pool *pool);
+/* The Maildir of a user found by dir_user_lookup(): its own maildir
+ * (relative to mail_root, as PostfixAdmin stores "domain/user/") when the
+ * directory has one, else dir_maildir_path(); NULL if either could leave
+ * mail_root. */
+char	*dir_user_maildir(const struct config *cfg, const struct dir_user *u,
 	    struct pool *pool);
 
 #endif

@@ -63,6 +63,13 @@ struct config {
 	uint64_t	 auth_max_failures;
 	uint64_t	 auth_failure_window;
 
+	/* imap */
+	uint64_t	 imap_timeout;
+	uint64_t	 imap_max_connections;
+	uint64_t	 imap_max_connections_per_ip;
+	uint64_t	 imap_max_errors;
+	bool		 plaintext_auth_from_loopback;
+
 	/* queue and delivery */
 	uint64_t	 delivery_concurrency;
 	uint64_t	 queue_minimal_backoff;
@@ -97,6 +104,37 @@ struct config {
 	char		*recipient_delimiter;
 	uint64_t	 alias_max_depth;
 	uint64_t	 alias_max_targets;
+
+	/* directory: PostgreSQL and MySQL (directory_backend pgsql, mysql) */
+	struct strv	 sql_hosts;
+	char		*sql_dbname;
+	char		*sql_user;
+	char		*sql_password;
+	char		*sql_query_set;
+	bool		 sql_read_only;
+	char		*sql_domain_query;
+	char		*sql_user_query;
+	char		*sql_alias_query;
+	char		*sql_domain_add_query;
+	char		*sql_domain_del_query;
+	char		*sql_domain_active_query;
+	char		*sql_domain_list_query;
+	char		*sql_user_add_query;
+	char		*sql_user_del_query;
+	char		*sql_user_password_query;
+	char		*sql_user_quota_query;
+	char		*sql_user_active_query;
+	char		*sql_user_list_query;
+	char		*sql_alias_add_query;
+	char		*sql_alias_del_query;
+	char		*sql_alias_list_query;
+	uint64_t	 sql_connect_timeout;
+	uint64_t	 sql_query_timeout;
+	uint64_t	 sql_reconnect_max_delay;
+	uint64_t	 sql_cache_ttl;
+	uint64_t	 sql_cache_negative_ttl;
+	uint64_t	 sql_cache_stale_ttl;
+	uint64_t	 sql_cache_size;
 };
 
 enum conf_type {

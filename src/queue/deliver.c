@@ -278,7 +278,7 @@ deliver_local(struct attempt *a, size_t idx, const struct dir_target *t,
 		*text_r = pool_printf(a->pool, "user %s unknown", t->address);
 		return OUT_FAILED;
 	}
-	if ((path = dir_maildir_path(cfg, u.address, a->pool)) == NULL) {
+	if ((path = dir_user_maildir(cfg, &u, a->pool)) == NULL) {
 		*status_r = "5.3.5";
 		*text_r = "no valid mailbox path";
 		return OUT_FAILED;

@@ -242,8 +242,10 @@ auth_work(void *tctx, void *arg)
 		return;
 	}
 	r = dir_user_lookup(dir, j->user, pool, &u, &error);
+	/* A directory that fails at the domain is a temporary failure too,
+	 * never a wrong password. */
 	if (r == 1 && u.active && (at = strrchr(u.address, '@')) != NULL &&
-	    dir_domain_lookup(dir, at + 1, pool, &dom, &error) == 1 &&
+	    (r = dir_domain_lookup(dir, at + 1, pool, &dom, &error)) == 1 &&
 	    dom.active) {
 		j->ok = password_verify(j->password, u.password_hash);
 		if (j->ok)

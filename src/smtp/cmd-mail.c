@@ -214,6 +214,7 @@ rcpt_work(void *tctx, void *arg)
 	struct dir_domain dom;
 	const char *error;
 	struct dir *dir;
+	int rc;
 
 	if ((dir = dir_thread_get(tctx, &error)) == NULL) {
 		j->error = 1;
@@ -221,10 +222,14 @@ rcpt_work(void *tctx, void *arg)
 	}
 	if (dir_resolve(dir, j->cfg, j->address, j->pool, &j->res) == -1) {
 		/* Valid SMTP, but no directory address ("a b"@x, a
-		 * literal): unknown if the domain is ours, else remote. */
+		 * literal): unknown if the domain is ours (a disabled one
+		 * too: never relayed), else remote; a directory that cannot
+		 * answer is a temporary failure, never a refusal. */
 		j->res.status = DIR_UNKNOWN;
-		j->res.local_domain = dir_domain_lookup(dir, j->domain,
-		    j->pool, &dom, &error) == 1 && dom.active;
+		rc = dir_domain_lookup(dir, j->domain, j->pool, &dom, &error);
+		if (rc == -1)
+			j->error = 1;
+		j->res.local_domain = rc == 1;
 		return;
 	}
 	if (j->res.status == DIR_TEMPFAIL) {

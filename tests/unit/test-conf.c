@@ -658,7 +658,7 @@ static const struct error_case error_cases[] = {
 	  "t.conf:1: syslog_facility: not one of the allowed values" },
 	{ "enum prefix is not a choice", "syslog_facility = loc\n", 0,
 	  "t.conf:1: syslog_facility: not one of the allowed values" },
-	{ "unsupported directory backend", "directory_backend = pgsql\n", 0,
+	{ "unsupported directory backend", "directory_backend = oracle\n", 0,
 	  "t.conf:1: directory_backend: not one of the allowed values" },
 	{ "empty path", "mail_root =\n", 0,
 	  "t.conf:1: mail_root: empty path" },
