@@ -87,6 +87,8 @@ const struct conf_key conf_keys[] = {
 	  "Client networks trusted to relay without authentication, as address/prefix." },
 	{ "relay_domains", CONF_LIST, "smtp", "", NOLIM, OFF(relay_domains),
 	  "Other domains accepted from anyone and relayed to their MX (this host is their backup MX)." },
+	{ "relay_recipients", CONF_LIST, "smtp", "", NOLIM, OFF(relay_recipients),
+	  "Valid recipients in relay_domains, as address or @domain (all of it); others get 550 5.1.1. Empty accepts every address (Postfix's relay_recipient_maps)." },
 	{ "smtp_auth_on_port_25", CONF_BOOL, "smtp", "no", NOLIM,
 	  OFF(smtp_auth_on_port_25),
 	  "Offer AUTH on the MX port too (after STARTTLS); submission always offers it." },

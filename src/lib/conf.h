@@ -58,6 +58,7 @@ struct config {
 	uint64_t	 max_received_headers;
 	struct strv	 mynetworks;
 	struct strv	 relay_domains;
+	struct strv	 relay_recipients;
 	bool		 smtp_auth_on_port_25;
 	bool		 smtp_sender_login_check;
 	uint64_t	 auth_max_failures;

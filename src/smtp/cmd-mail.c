@@ -300,6 +300,13 @@ rcpt_done(struct smtp_session *s, void *arg)
 			    "rejected: User unknown", j->address);
 			break;
 		}
+	} else if (smtp_relay_domain(s, j->domain) &&
+	    !smtp_relay_recipient_ok(s, j->address, j->domain)) {
+		code = 550;
+		result = "unknown-relay-user";
+		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address "
+		    "rejected: User unknown in relay recipient table",
+		    j->address);
 	} else if (!smtp_relay_domain(s, j->domain) && s->auth_user == NULL &&
 	    !s->trusted) {
 		code = 554;

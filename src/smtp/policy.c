@@ -32,3 +32,19 @@ smtp_relay_domain(const struct smtp_session *s, const char *domain)
 {
 	return strv_contains_nocase(&s->cfg->relay_domains, domain);
 }
+
+/* relay_recipients: empty accepts all; else the address or "@domain". */
+bool
+smtp_relay_recipient_ok(const struct smtp_session *s, const char *address,
+    const char *domain)
+{
+	const struct strv *ok = &s->cfg->relay_recipients;
+	size_t i;
+
+	if (ok->n == 0 || strv_contains_nocase(ok, address))
+		return true;
+	for (i = 0; i < ok->n; i++)
+		if (ok->v[i][0] == '@' && strcasecmp(ok->v[i] + 1, domain) == 0)
+			return true;
+	return false;
+}

@@ -164,5 +164,7 @@ bool	smtp_data_input(struct smtp_session *s, struct evbuffer *in);
 /* policy.c */
 bool	smtp_client_trusted(const struct smtp_session *s);
 bool	smtp_relay_domain(const struct smtp_session *s, const char *domain);
+bool	smtp_relay_recipient_ok(const struct smtp_session *s,
+	    const char *address, const char *domain);
 
 #endif

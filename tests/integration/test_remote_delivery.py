@@ -420,8 +420,16 @@ def test_backup_mx_holds_mail_until_the_primary_is_back(net):
         "backup", BACKUP_ADDR, hostname="backup.other.test",
         conf=rh.sender_conf(net.base, net.dns, relay_domains="prim.test",
                             mx_self_names="mx2.prim.test",
+                            relay_recipients="pat@prim.test @list.test",
                             # the test's client is a stranger here
                             mynetworks="127.0.0.99/32"))
+    # Only the valid recipients of the relay domain are accepted.
+    with backup.connect() as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<someone@far.test>").code == 250
+        r = c.cmd("RCPT TO:<nobody@prim.test>")
+        assert r.code == 550 and "5.1.1" in r.text, r.lines
+        assert c.cmd("RCPT TO:<PAT@prim.test>").code == 250
     tok = token("backup")
     sender = "someone@far.test"
     msg = message(tok, sender=sender, to="pat@prim.test")
