@@ -255,7 +255,7 @@ bounce_log_append(const char *queue_dir, const char *log, const char *id,
 	char path[PATH_MAX], line[BOUNCE_LINE_MAX];
 	struct stat st;
 	int fd, len;
-	bool compacted = false;
+	bool compacted = false, durable = strcmp(log, "defer") != 0;
 
 	if (log_path(queue_dir, log, id, "", path, sizeof(path),
 	    error_r) == -1)
@@ -283,8 +283,12 @@ again:
 		compacted = true;
 		goto again;
 	}
-	if (write_all(fd, line, (size_t)len) == -1 || fdatasync(fd) == -1 ||
-	    (st.st_size == 0 && sync_dir_of(path) == -1))
+	/* The defer log is only the latest reason, written again at every
+	 * attempt: losing it to a power cut costs nothing, so it is not
+	 * synced (a thousand deferred recipients cost no thousand fsyncs). */
+	if (write_all(fd, line, (size_t)len) == -1 ||
+	    (durable && (fdatasync(fd) == -1 ||
+	    (st.st_size == 0 && sync_dir_of(path) == -1))))
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;

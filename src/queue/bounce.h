@@ -38,7 +38,8 @@ struct bounce_entry {
 };
 
 /* Append to queue/bounce/<id> (log "bounce") or queue/defer/<id> (log
- * "defer"), with fdatasync. */
+ * "defer"). The bounce log is fdatasync'ed; the defer log, only the latest
+ * reasons, is not. */
 int	bounce_log_append(const char *queue_dir, const char *log,
 	    const char *id, const struct bounce_entry *e, const char **error_r)
 	    __attribute__((warn_unused_result));
