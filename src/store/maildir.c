@@ -197,8 +197,15 @@ static int
 unique_name(const struct maildir_delivery *d, uint64_t total, char *out,
     size_t outlen)
 {
+	return maildir_unique_name(d->hostname, total, out, outlen);
+}
+
+int
+maildir_unique_name(const char *hostname, uint64_t size, char *out,
+    size_t outlen)
+{
 	char host[MAILDIR_HOST_MAX + 1], sys[HOST_NAME_MAX + 1];
-	const char *h = d->hostname;
+	const char *h = hostname;
 	struct timespec ts;
 	uint64_t q;
 	int n;
@@ -215,13 +222,14 @@ unique_name(const struct maildir_delivery *d, uint64_t total, char *out,
 	q = atomic_fetch_add(&delivery_counter, 1) + 1;
 	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%llu.%s,S=%llu",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000L, (long)getpid(),
-	    (unsigned long long)q, host, (unsigned long long)total);
+	    (unsigned long long)q, host, (unsigned long long)size);
 	if (n < 0 || (size_t)n >= outlen) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
 }
+
 /* size octets from src at offset to the current position of dst, in the
  * kernel when it can; copy_file_range() refuses some pairs of files
  * (EXDEV, EINVAL), and then read/write does it. */

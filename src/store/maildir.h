@@ -53,6 +53,13 @@ int	maildir_usage(const char *path, uint64_t *bytes_r, const char **error_r)
 /* Is the message that was being renamed to path (a new/ file) in the
  * Maildir: still in new/, or moved to cur/ by a reader (with flags)? */
 bool	maildir_delivered(const char *path);
+/* A new unique base name "<secs>.M<usecs>P<pid>Q<n>.<host>,S=<size>", the
+ * form deliveries use; the store names appended and copied messages with
+ * it too, so that names from every writer of this process stay distinct.
+ * hostname NULL or empty: gethostname(). -1 (ENAMETOOLONG) if it does not
+ * fit outlen. Thread-safe. */
+int	maildir_unique_name(const char *hostname, uint64_t size, char *out,
+	    size_t outlen) __attribute__((warn_unused_result));
 /* Is name a safe Maildir++ folder name (no '/', no "..", no leading '.',
  * printable, at most 255 octets)? */
 bool	maildir_valid_folder(const char *name);
