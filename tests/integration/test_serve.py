@@ -131,6 +131,7 @@ def test_listens_on_loopback_only(server):
 
 
 def test_survives_abrupt_and_garbage_clients(server):
+    server.wait_children(workers=2)     # both up before we count them
     workers = server.workers()
     for i in range(30):
         s = socket.create_connection(("127.0.0.1", server.inst.port("smtp")),
