@@ -17,12 +17,14 @@ struct fail_bucket {
 struct peertab {
 	unsigned		 nslots;
 	size_t			 mapsize;
-	_Atomic uint32_t	 total[PEERTAB_MAX_SLOTS];
+	_Atomic uint32_t	 total[PEERTAB_CLASSES][PEERTAB_MAX_SLOTS];
 	struct fail_bucket	 fails[PEERTAB_BUCKETS];
-	_Atomic uint16_t	 conns[];	/* [slot][bucket] */
+	_Atomic uint16_t	 conns[];	/* [class][slot][bucket] */
 };
 
 static unsigned	bucket_of(const struct sockaddr *sa);
+static _Atomic uint16_t *conn_counter(struct peertab *pt,
+		    enum peertab_class cls, unsigned slot, unsigned bucket);
 
 /* FNV-1a over the address bytes (IPv4-mapped IPv6 hashes as IPv4). */
 static unsigned
@@ -50,6 +52,15 @@ bucket_of(const struct sockaddr *sa)
 	return h % PEERTAB_BUCKETS;
 }
 
+static _Atomic uint16_t *
+conn_counter(struct peertab *pt, enum peertab_class cls, unsigned slot,
+    unsigned bucket)
+{
+	ASSERT(cls < PEERTAB_CLASSES && slot < pt->nslots);
+	return &pt->conns[((size_t)cls * pt->nslots + slot) * PEERTAB_BUCKETS +
+	    bucket];
+}
+
 struct peertab *
 peertab_create(unsigned nslots)
 {
@@ -57,8 +68,8 @@ peertab_create(unsigned nslots)
 	size_t size;
 
 	ASSERT(nslots > 0 && nslots <= PEERTAB_MAX_SLOTS);
-	size = sizeof(*pt) + (size_t)nslots * PEERTAB_BUCKETS *
-	    sizeof(pt->conns[0]);
+	size = sizeof(*pt) + (size_t)PEERTAB_CLASSES * nslots *
+	    PEERTAB_BUCKETS * sizeof(pt->conns[0]);
 	pt = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (pt == MAP_FAILED)
@@ -79,51 +90,76 @@ peertab_destroy(struct peertab **ptp)
 void
 peertab_reset_slot(struct peertab *pt, unsigned slot)
 {
-	unsigned b;
+	unsigned b, c;
 
 	ASSERT(slot < pt->nslots);
-	for (b = 0; b < PEERTAB_BUCKETS; b++)
-		atomic_store(&pt->conns[slot * PEERTAB_BUCKETS + b], 0);
-	atomic_store(&pt->total[slot], 0);
+	for (c = 0; c < PEERTAB_CLASSES; c++) {
+		for (b = 0; b < PEERTAB_BUCKETS; b++)
+			atomic_store(conn_counter(pt, c, slot, b), 0);
+		atomic_store(&pt->total[c][slot], 0);
+	}
+}
+
+unsigned
+peertab_class_count(struct peertab *pt, enum peertab_class cls,
+    const struct sockaddr *peer)
+{
+	unsigned b = bucket_of(peer), s, n = 0;
+
+	for (s = 0; s < pt->nslots; s++)
+		n += atomic_load(conn_counter(pt, cls, s, b));
+	return n;
+}
+
+bool
+peertab_class_enter(struct peertab *pt, enum peertab_class cls,
+    unsigned slot, const struct sockaddr *peer, unsigned max_per_peer,
+    unsigned max_total)
+{
+	unsigned b = bucket_of(peer), s, total = 0;
+
+	ASSERT(cls < PEERTAB_CLASSES && slot < pt->nslots);
+	for (s = 0; s < pt->nslots; s++)
+		total += atomic_load(&pt->total[cls][s]);
+	/* Racy between workers by at most one connection each: fine. */
+	if (total >= max_total ||
+	    peertab_class_count(pt, cls, peer) >= max_per_peer)
+		return false;
+	atomic_fetch_add(conn_counter(pt, cls, slot, b), 1);
+	atomic_fetch_add(&pt->total[cls][slot], 1);
+	return true;
+}
+
+void
+peertab_class_leave(struct peertab *pt, enum peertab_class cls,
+    unsigned slot, const struct sockaddr *peer)
+{
+	_Atomic uint16_t *c = conn_counter(pt, cls, slot, bucket_of(peer));
+
+	ASSERT(atomic_load(c) > 0);
+	atomic_fetch_sub(c, 1);
+	atomic_fetch_sub(&pt->total[cls][slot], 1);
 }
 
 unsigned
 peertab_conn_count(struct peertab *pt, const struct sockaddr *peer)
 {
-	unsigned b = bucket_of(peer), s, n = 0;
-
-	for (s = 0; s < pt->nslots; s++)
-		n += atomic_load(&pt->conns[s * PEERTAB_BUCKETS + b]);
-	return n;
+	return peertab_class_count(pt, PEERTAB_SMTP, peer);
 }
 
 bool
 peertab_conn_enter(struct peertab *pt, unsigned slot,
     const struct sockaddr *peer, unsigned max_per_peer, unsigned max_total)
 {
-	unsigned b = bucket_of(peer), s, total = 0;
-
-	ASSERT(slot < pt->nslots);
-	for (s = 0; s < pt->nslots; s++)
-		total += atomic_load(&pt->total[s]);
-	/* Racy between workers by at most one connection each: fine. */
-	if (total >= max_total || peertab_conn_count(pt, peer) >= max_per_peer)
-		return false;
-	atomic_fetch_add(&pt->conns[slot * PEERTAB_BUCKETS + b], 1);
-	atomic_fetch_add(&pt->total[slot], 1);
-	return true;
+	return peertab_class_enter(pt, PEERTAB_SMTP, slot, peer, max_per_peer,
+	    max_total);
 }
 
 void
 peertab_conn_leave(struct peertab *pt, unsigned slot,
     const struct sockaddr *peer)
 {
-	unsigned b = bucket_of(peer);
-
-	ASSERT(slot < pt->nslots);
-	ASSERT(atomic_load(&pt->conns[slot * PEERTAB_BUCKETS + b]) > 0);
-	atomic_fetch_sub(&pt->conns[slot * PEERTAB_BUCKETS + b], 1);
-	atomic_fetch_sub(&pt->total[slot], 1);
+	peertab_class_leave(pt, PEERTAB_SMTP, slot, peer);
 }
 
 unsigned

@@ -5,7 +5,9 @@
  * zeroed when its replacement starts and no count leaks. Failure counters
  * (AUTH brute force) are shared and expire after a window. Addresses are
  * hashed into PEERTAB_BUCKETS buckets; a collision can only make a limit
- * stricter, never looser. */
+ * stricter, never looser. Connections are counted per class (SMTP, IMAP,
+ * POP3), so thousands of idle IMAP sessions do not use up SMTP's limits;
+ * the failure counters are shared by every protocol. */
 #ifndef POSTIE_PEERTAB_H
 #define POSTIE_PEERTAB_H
 
@@ -18,6 +20,14 @@
 #define PEERTAB_MAX_SLOTS	256
 
 struct peertab;
+
+/* Which limits a connection counts against. */
+enum peertab_class {
+	PEERTAB_SMTP,		/* SMTP, submission, LMTP */
+	PEERTAB_IMAP,
+	PEERTAB_POP3,
+	PEERTAB_CLASSES
+};
 
 struct peertab	*peertab_create(unsigned nslots);
 void		 peertab_destroy(struct peertab **pt);
@@ -32,6 +42,14 @@ bool		 peertab_conn_enter(struct peertab *pt, unsigned slot,
 void		 peertab_conn_leave(struct peertab *pt, unsigned slot,
 		    const struct sockaddr *peer);
 unsigned	 peertab_conn_count(struct peertab *pt, const struct sockaddr *peer);
+/* The same for one class (the three above count PEERTAB_SMTP). */
+bool		 peertab_class_enter(struct peertab *pt, enum peertab_class cls,
+		    unsigned slot, const struct sockaddr *peer,
+		    unsigned max_per_peer, unsigned max_total);
+void		 peertab_class_leave(struct peertab *pt, enum peertab_class cls,
+		    unsigned slot, const struct sockaddr *peer);
+unsigned	 peertab_class_count(struct peertab *pt, enum peertab_class cls,
+		    const struct sockaddr *peer);
 
 /* Record a failure; returns the failures of the address in the window. */
 unsigned	 peertab_fail(struct peertab *pt, const struct sockaddr *peer,

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "directory/dir.h"
+#include "imap/imap.h"
 #include "lib/log.h"
 #include "lib/offload.h"
 #include "lib/xalloc.h"
@@ -28,12 +30,13 @@ struct accept_ctx {
 
 static void	on_accept(evutil_socket_t fd, short what, void *arg);
 static void	on_sigterm(evutil_socket_t fd, short what, void *arg);
+static void	raise_nofile(void);
 
 /* Which module serves each protocol; filled in as protocols land. */
 static const worker_accept_fn proto_accept[] = {
 	[PROTO_SMTP] = smtp_accept,
 	[PROTO_LMTP] = unavailable_accept,
-	[PROTO_IMAP] = unavailable_accept,
+	[PROTO_IMAP] = imap_accept,
 	[PROTO_POP3] = unavailable_accept,
 };
 
@@ -89,6 +92,20 @@ on_sigterm(evutil_socket_t fd, short what, void *arg)
 		    &(struct timeval){ WORKER_DRAIN_SECS, 0 });
 }
 
+/* Thousands of idle IMAP connections need more descriptors than the
+ * usual soft limit of 1024: take what the hard limit allows. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 int
 worker_main(const struct config *cfg, const struct listener_set *ls,
     SSL_CTX *tls, struct peertab *peers, unsigned slot)
@@ -100,6 +117,7 @@ worker_main(const struct config *cfg, const struct listener_set *ls,
 
 	log_set_role("worker");
 	prctl(PR_SET_NAME, "postie-worker");
+	raise_nofile();
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	w.offload = offload_new(w.base, (unsigned)cfg->offload_threads,
