@@ -15,6 +15,7 @@ restarting postie.
 """
 
 import hashlib
+import imaplib
 import uuid
 
 import pytest
@@ -440,6 +441,11 @@ def _outage(env, db):
         assert (r.code, r.enh) == (451, "4.3.0"), r
     r = rcpt(env, "nobody-at-all@example.test")
     assert (r.code, r.enh) == (451, "4.3.0"), r
+    # IMAP login: a temporary failure, not "wrong password".
+    with imaplib.IMAP4("127.0.0.1", env.inst.port("imap")) as im:
+        with pytest.raises(imaplib.IMAP4.error) as e:
+            im.login(dora, "dora pw")
+        assert "[UNAVAILABLE]" in str(e.value), e.value
     # Known addresses are still accepted, and their mail is kept.
     t_alice, t_bob = tok(), tok()
     env.send("x@client.example.org", [S.ALICE], dh.message(t_alice))
