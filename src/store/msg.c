@@ -15,10 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "store/store-private.h"
 
 #define COUNT_BUF	(64 * 1024)
+#define MSG_READ_MAX	(1024 * 1024)	/* read; above: mmap */
 
 static int	 count_bare_lf(int fd, uint64_t *n_r);
 static uint32_t	 seq_index(struct store_view *v, uint32_t seq,
@@ -178,10 +180,10 @@ store_msg_map(struct store_view *v, uint32_t seq, struct store_msg_data *d,
 {
 	struct box *b = v->box;
 	enum store_result res;
-	const uint8_t *p;
+	const uint8_t *p, *q;
 	struct stat st;
 	uint64_t lf = 0;
-	size_t k, o;
+	size_t k, o, len;
 	uint32_t i;
 	int fd;
 
@@ -208,32 +210,44 @@ store_msg_map(struct store_view *v, uint32_t seq, struct store_msg_data *d,
 		b->msgs[i].vsize = 0;
 		return STORE_OK;
 	}
-	d->map_ = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-	    0);
-	if (d->map_ == MAP_FAILED) {
-		d->map_ = NULL;
-		*error_r = errno_text(errno);
-		store_msg_release(d);
-		return STORE_TEMPFAIL;
+	/* Most messages are read: a page fault per 4 KiB and munmap's TLB
+	 * shootdowns cost more than the copy. Big ones are mapped. */
+	len = (size_t)st.st_size;
+	if (len <= MSG_READ_MAX) {
+		d->read_ = xmalloc(len);
+		if (read_all(fd, d->read_, len) != (ssize_t)len) {
+			*error_r = "cannot read the message";
+			store_msg_release(d);
+			return STORE_TEMPFAIL;
+		}
+		p = d->read_;
+	} else {
+		d->map_ = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (d->map_ == MAP_FAILED) {
+			d->map_ = NULL;
+			*error_r = errno_text(errno);
+			store_msg_release(d);
+			return STORE_TEMPFAIL;
+		}
+		d->maplen_ = len;
+		p = d->map_;
 	}
-	d->maplen_ = (size_t)st.st_size;
-	p = d->map_;
-	for (k = 0; k < d->maplen_; k++)
-		if (p[k] == '\n' && (k == 0 || p[k - 1] != '\r'))
+	for (q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
+		if (q == p || q[-1] != '\r')
 			lf++;
-	if (b->msgs[i].vsize != d->maplen_ + lf) {
-		b->msgs[i].vsize = d->maplen_ + lf;
+	if (b->msgs[i].vsize != len + lf) {
+		b->msgs[i].vsize = len + lf;
 		b->msgs[i].st &= ~SM_INDEXED;
 		b->index_dirty++;
 	}
 	if (lf == 0) {
 		d->data = p;
-		d->len = d->maplen_;
+		d->len = len;
 		return STORE_OK;
 	}
 	/* Bare LFs: a copy with CRLF, the octets IMAP sends. */
-	d->conv_ = xmalloc(d->maplen_ + lf);
-	for (k = 0, o = 0; k < d->maplen_; k++) {
+	d->conv_ = xmalloc(len + lf);
+	for (k = 0, o = 0; k < len; k++) {
 		if (p[k] == '\n' && (k == 0 || p[k - 1] != '\r'))
 			d->conv_[o++] = '\r';
 		d->conv_[o++] = p[k];
@@ -249,6 +263,7 @@ store_msg_release(struct store_msg_data *d)
 	if (d->map_ != NULL)
 		(void)munmap(d->map_, d->maplen_);
 	free(d->conv_);
+	free(d->read_);
 	if (d->fd != -1)
 		(void)close(d->fd);
 	memset(d, 0, sizeof(*d));

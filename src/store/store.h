@@ -367,6 +367,7 @@ struct store_msg_data {
 	void		*map_;		/* private */
 	size_t		 maplen_;
 	uint8_t		*conv_;
+	uint8_t		*read_;
 };
 
 enum store_result store_msg_map(struct store_view *v, uint32_t seq,
