@@ -8,7 +8,8 @@
  * of a keyword the mailbox does not know removes nothing. One store call
  * changes every message of the set.
  *
- * Responses: without .SILENT, "* n FETCH (FLAGS (...))" for every message
+ * Responses: new keywords first change the mailbox's flags, sent as
+ * FLAGS and PERMANENTFLAGS (RFC 3501 7.2.6); then, without .SILENT, "* n FETCH (FLAGS (...))" for every message
  * of the set that still exists, changed or not (RFC 3501 6.4.6 returns
  * "the updated value"), with UID for UID STORE (6.4.8). Changes made by
  * other sessions come from imap_done() as usual; the store does not
@@ -33,6 +34,7 @@ static int	keyword_bits(struct imap_session *s,
 		    const char **error_r);
 static void	report(struct imap_session *s, const struct imap_cmd *cmd,
 		    const struct store_range *ranges, size_t n);
+static void	new_flags(struct imap_session *s);
 
 /* FLAGS, +FLAGS, -FLAGS, each with an optional .SILENT. */
 static int
@@ -81,6 +83,33 @@ keyword_bits(struct imap_session *s, const struct imap_flags *fl,
 	return 0;
 }
 
+/* New keywords change the mailbox's flags: FLAGS and PERMANENTFLAGS
+ * again (RFC 3501 7.2.6), as SELECT gave them. */
+static void
+new_flags(struct imap_session *s)
+{
+	struct evbuffer *out = imap_output(s);
+	struct store_view_info info;
+	const char *const *kw;
+	size_t n, i;
+	int pass;
+
+	store_view_info(s->view, &info);
+	kw = store_view_keywords(s->view, &n);
+	for (pass = 0; pass < 2; pass++) {
+		evbuffer_add_printf(out, "%s(\\Answered \\Flagged \\Deleted "
+		    "\\Seen \\Draft", pass == 0 ? "* FLAGS " :
+		    "* OK [PERMANENTFLAGS ");
+		for (i = 0; i < n; i++)
+			if (kw[i] != NULL)
+				evbuffer_add_printf(out, " %s", kw[i]);
+		if (pass == 1 && !info.keywords_full)
+			evbuffer_add(out, " \\*", 3);
+		evbuffer_add_printf(out, "%s\r\n", pass == 0 ? ")" :
+		    ")] Flags permitted");
+	}
+}
+
 static void
 report(struct imap_session *s, const struct imap_cmd *cmd,
     const struct store_range *ranges, size_t n)
@@ -118,7 +147,7 @@ imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 	enum store_result r;
 	const char *set, *word, *error;
 	uint32_t kw;
-	size_t n;
+	size_t n, nkw_before, nkw;
 	bool silent;
 
 	if (cmd->count < 3 || !imap_arg_atom(&cmd->args[0], &set) ||
@@ -151,6 +180,7 @@ imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_done(s, "OK", "Store completed");
 		return;
 	}
+	(void)store_view_keywords(s->view, &nkw_before);
 	if (keyword_bits(s, &fl, op != STORE_FLAGS_REMOVE, &kw, &r,
 	    &error) == -1) {
 		if (r == STORE_LIMIT)
@@ -160,6 +190,9 @@ imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd)
 			imap_done_store(s, r, error, false);
 		return;
 	}
+	(void)store_view_keywords(s->view, &nkw);
+	if (nkw != nkw_before)
+		new_flags(s);
 	r = store_view_update_flags(s->view, ranges, n, op,
 	    imap_flags_to_store(fl.system) & STORE_F_ALL, kw, &error);
 	if (r != STORE_OK && r != STORE_EXPUNGED) {

@@ -68,13 +68,15 @@ def read_slowly(c, tag, pause=1.0):
 
 # ---------------------------------------------------------------- FETCH
 
-def test_big_literals_to_a_slow_reader_arrive_whole(env):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_big_literals_to_a_slow_reader_arrive_whole(env, tls):
     msgs = [big_message(i, 2 << 20) for i in range(4)]
-    with env.raw(USER) as c:
-        c.ok("CREATE Big")
+    box = "BigTLS" if tls else "Big"
+    with env.raw(USER, tls=tls) as c:
+        c.ok(f"CREATE {box}")
         for m in msgs:
-            c.append("Big", m)
-        c.select("Big", examine=True)
+            c.append(box, m)
+        c.select(box, examine=True)
         tag = c.next_tag()
         c.send(f"{tag} FETCH 1:* (RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT]<5.100000>)\r\n")
         r = read_slowly(c, tag)
@@ -86,6 +88,62 @@ def test_big_literals_to_a_slow_reader_arrive_whole(env):
             text = m[m.index(b"\r\n\r\n") + 4:]
             assert got[i]["BODY[TEXT]<5>"] == text[5:100005]
             assert int(got[i]["RFC822.SIZE"]) == len(m)
+    env.assert_serves()
+
+
+def open_message_files(env, box):
+    """Open file descriptors of the server's processes on files of BOX
+    (the mailbox's cur/ and new/)."""
+    import conftest as cf
+    root = str(env.maildir(USER, box))
+    procs = [env.server.proc.pid]
+    i = 0
+    while i < len(procs):
+        procs += cf.children_of(procs[i])
+        i += 1
+    n = 0
+    for p in procs:
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except FileNotFoundError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(root + "/cur/") or \
+                    target.startswith(root + "/new/"):
+                n += 1
+    return n
+
+
+def test_client_gone_in_the_middle_of_a_big_fetch(env):
+    """The session ends while FETCH waits for its output to drain: the
+    messages the output still refers to are released (each holds its
+    file open until then)."""
+    msgs = [big_message(i, 1 << 20) for i in range(6)]
+    with env.raw(USER) as c:
+        c.ok("CREATE BigGone")
+        for m in msgs:
+            c.append("BigGone", m)
+    clients = []
+    for _ in range(3):
+        c = env.raw(USER)
+        c.select("BigGone", examine=True)
+        c.send("t1 FETCH 1:* BODY.PEEK[]\r\n")
+        clients.append(c)
+    time.sleep(0.5)
+    # waiting for the clients to read: the output holds messages
+    assert open_message_files(env, "BigGone") > 0
+    for c in clients:
+        c.sock.recv(1000)
+        c.close()
+    deadline = time.monotonic() + 5
+    while open_message_files(env, "BigGone") > 0 and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_message_files(env, "BigGone") == 0
     env.assert_serves()
 
 
@@ -343,3 +401,24 @@ def test_other_session_served_during_a_long_search(env, search_many):
             assert d.ok("FETCH 1 UID").fetches()
         r = c.wait(tag)
         assert r.status == "OK" and r.search() == [1235], r
+
+
+# ---------------------------------------------------------------- STORE
+
+def test_store_of_a_new_keyword_announces_the_flags(env):
+    with env.raw(USER) as c:
+        three(env, c, "NewKeyword")
+        r = c.ok("STORE 1 +FLAGS ($Fresh)")
+        flags = r.untagged_named("FLAGS")
+        assert len(flags) == 1, r
+        assert "$fresh" in ih.flagset(ih.parse(flags[0][2:])[1]), r
+        perm = [code for code in r.codes() if code.upper().startswith("PERMANENTFLAGS")]
+        assert len(perm) == 1 and "$Fresh" in perm[0] and "\\*" in perm[0], r
+        assert "$fresh" in ih.flagset(dict(r.fetches())[1]["FLAGS"])
+        # a keyword the mailbox knows, or one removed: nothing new
+        for line in ("STORE 2 +FLAGS ($fresh)", "STORE 1 -FLAGS ($Unknown)"):
+            r = c.ok(line)
+            assert not r.untagged_named("FLAGS"), r
+            assert not any(u.startswith(b"* OK [PERMANENTFLAGS") for u in r.untagged), r
+        # the next SELECT lists it
+        assert "$fresh" in c.select("NewKeyword").flags
