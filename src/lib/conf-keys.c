@@ -48,6 +48,9 @@ const struct conf_key conf_keys[] = {
 	  "Addresses for submission over implicit TLS (RFC 8314)." },
 	{ "lmtp_listen", CONF_LIST, "listeners", "", NOLIM, OFF(lmtp_listen),
 	  "Addresses for LMTP delivery from another MTA: host:port or unix:/path." },
+	{ "lmtp_socket_mode", CONF_ENUM, "listeners", "0666", 0, 0,
+	  "0666|0660|0600", OFF(lmtp_socket_mode),
+	  "Permissions of LMTP unix sockets (owned by the mail user), so that an MTA running as another user can connect; limit who can reach the socket with its directory, e.g. Postfix's private/." },
 	{ "imap_listen", CONF_LIST, "listeners", "*:143", NOLIM, OFF(imap_listen),
 	  "Addresses for IMAP with STARTTLS." },
 	{ "imaps_listen", CONF_LIST, "listeners", "*:993", NOLIM, OFF(imaps_listen),
@@ -118,6 +121,17 @@ const struct conf_key conf_keys[] = {
 	{ "plaintext_auth_from_loopback", CONF_BOOL, "imap", "yes", NOLIM,
 	  OFF(plaintext_auth_from_loopback),
 	  "Allow LOGIN and AUTHENTICATE (IMAP) and USER/PASS/AUTH (POP3) without TLS from 127.0.0.0/8 and ::1, as Dovecot treats localhost as secure." },
+
+	/* pop3 */
+	{ "pop3_timeout", CONF_DURATION, "pop3", "10m", 1, 86400, NULL,
+	  OFF(pop3_timeout),
+	  "Autologout: how long a logged-in POP3 client may stay silent (RFC 1939: at least 10 minutes); before login at most 3 minutes. Nothing is deleted on a timeout." },
+	{ "pop3_max_connections", CONF_NUMBER, "pop3", "5000", 1, 1000000, NULL,
+	  OFF(pop3_max_connections),
+	  "POP3 connections (pop3 and pop3s listeners) open at once in the whole server." },
+	{ "pop3_max_connections_per_ip", CONF_NUMBER, "pop3", "50", 1, 1000000, NULL,
+	  OFF(pop3_max_connections_per_ip),
+	  "POP3 connections open at once from one client address." },
 
 	/* queue and delivery */
 	{ "delivery_concurrency", CONF_NUMBER, "queue", "8", 1, 256, NULL,

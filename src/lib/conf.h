@@ -42,6 +42,7 @@ struct config {
 	struct strv	 submission_listen;
 	struct strv	 submissions_listen;
 	struct strv	 lmtp_listen;
+	char		*lmtp_socket_mode;
 	struct strv	 imap_listen;
 	struct strv	 imaps_listen;
 	struct strv	 pop3_listen;
@@ -70,6 +71,11 @@ struct config {
 	uint64_t	 imap_max_connections_per_ip;
 	uint64_t	 imap_max_errors;
 	bool		 plaintext_auth_from_loopback;
+
+	/* pop3 */
+	uint64_t	 pop3_timeout;
+	uint64_t	 pop3_max_connections;
+	uint64_t	 pop3_max_connections_per_ip;
 
 	/* queue and delivery */
 	uint64_t	 delivery_concurrency;

@@ -1,6 +1,8 @@
 /* listen: open, reuse and close the listening sockets (see listen.h).
  * "*:port" is one dual-stack IPv6 socket, or IPv4 only where the kernel has
- * no IPv6. Unix sockets replace a stale file and belong to the mail user. */
+ * no IPv6. Unix sockets replace a stale file and belong to the mail user,
+ * mode 0660; LMTP's get lmtp_socket_mode (0666 by default), since the MTA
+ * that delivers through them runs as a user of its own. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,7 +20,8 @@
 #define LISTEN_BACKLOG	511
 
 static int	open_one(struct netaddr *na, uid_t owner, gid_t group,
-		    const char **error_r);
+		    mode_t mode, const char **error_r);
+static mode_t	socket_mode(const struct config *cfg, enum service svc);
 static int	take_reused(struct listener_set *reuse, enum service svc,
 		    const struct netaddr *na);
 
@@ -34,8 +37,17 @@ const struct service_info services[SVC_COUNT] = {
 	[SVC_POP3S]       = SVC("pop3s",       pop3s_listen,       PROTO_POP3, true,  995),
 };
 
+static mode_t
+socket_mode(const struct config *cfg, enum service svc)
+{
+	if (svc == SVC_LMTP)
+		return (mode_t)strtoul(cfg->lmtp_socket_mode, NULL, 8);
+	return 0660;
+}
+
 static int
-open_one(struct netaddr *na, uid_t owner, gid_t group, const char **error_r)
+open_one(struct netaddr *na, uid_t owner, gid_t group, mode_t mode,
+    const char **error_r)
 {
 	struct sockaddr_in *sin;
 	int fd, on = 1, off = 0;
@@ -80,7 +92,7 @@ open_one(struct netaddr *na, uid_t owner, gid_t group, const char **error_r)
 		const char *path = ((struct sockaddr_un *)&na->ss)->sun_path;
 
 		if ((geteuid() == 0 && chown(path, owner, group) == -1) ||
-		    chmod(path, 0660) == -1) {
+		    chmod(path, mode) == -1) {
 			*error_r = strerror(errno);
 			close(fd);
 			return -1;
@@ -139,8 +151,12 @@ listeners_open(const struct config *cfg, struct listener_set *reuse,
 				}
 			}
 			l.fd = take_reused(reuse, s, &l.addr);
-			if (l.fd == -1 &&
-			    (l.fd = open_one(&l.addr, owner, group, &error)) == -1) {
+			if (l.fd != -1 && l.addr.is_unix)
+				/* A reload may have changed the mode. */
+				(void)chmod(((struct sockaddr_un *)&l.addr.ss)->
+				    sun_path, socket_mode(cfg, s));
+			if (l.fd == -1 && (l.fd = open_one(&l.addr, owner, group,
+			    socket_mode(cfg, s), &error)) == -1) {
 				*error_r = xasprintf("cannot listen for %s on "
 				    "%s: %s", services[s].name, l.addr.text,
 				    error);

@@ -1,9 +1,9 @@
 /* deliver: one message's delivery attempt, on a queue manager thread.
  *
  * For each pending recipient: resolve it in the directory, deliver into
- * the Maildir of every local target (Return-Path and Delivered-To first),
- * and record the outcome: delivered, failed (bounce log, with a DSN status)
- * or deferred (defer log). Remote targets are collected for the queue
+ * the Maildir of every local target (local.c, shared with LMTP), and
+ * record the outcome: delivered, failed (bounce log, with a DSN status) or
+ * deferred (defer log). Remote targets are collected for the queue
  * manager's loop (remote.h); their outcomes come back to
  * qmgr_deliver_finish(), on a thread again, which records them the same
  * way.
@@ -31,12 +31,10 @@
 #include "lib/xalloc.h"
 #include "queue/bounce.h"
 #include "queue/envelope.h"
-#include "lib/xalloc.h"
+#include "queue/local.h"
 #include "queue/qmgr-private.h"
 #include "queue/remote.h"
 #include "store/maildir.h"
-
-#define HEADER_SCAN_MAX	(256 * 1024)
 
 enum outcome {
 	OUT_DELIVERED,
@@ -85,8 +83,6 @@ static enum outcome deliver_rcpt(struct attempt *a, size_t idx,
 static enum outcome deliver_local(struct attempt *a, size_t idx,
 		    const struct dir_target *t, const char **status_r,
 		    const char **text_r);
-static void	 read_headers(struct attempt *a);
-static bool	 delivered_to_seen(struct attempt *a, const char *address);
 static void	 load_done(struct attempt *a);
 static bool	 target_done(struct attempt *a, size_t idx, const char *address);
 static void	 remember_target(struct attempt *a, size_t idx,
@@ -112,46 +108,6 @@ qpath(struct attempt *a, const char *sub)
 {
 	return pool_printf(a->pool, "%s/%s/%s", a->job->queue_dir, sub,
 	    a->job->id);
-}
-
-/* The header section, lower-cased, for the Delivered-To loop check. */
-static void
-read_headers(struct attempt *a)
-{
-	size_t max = a->env.content_size < HEADER_SCAN_MAX ?
-	    (size_t)a->env.content_size : HEADER_SCAN_MAX;
-	char *buf = pool_alloc(a->pool, max + 1), *end;
-	ssize_t n;
-
-	n = pread(a->fd, buf, max, a->env.content_offset);
-	buf[n > 0 ? n : 0] = '\0';
-	if ((end = strstr(buf, "\r\n\r\n")) != NULL)
-		end[2] = '\0';
-	str_lower(buf);
-	a->headers = buf;
-}
-
-/* A Delivered-To naming this address means the message came back here. */
-static bool
-delivered_to_seen(struct attempt *a, const char *address)
-{
-	const char *p = a->headers;
-	size_t alen = strlen(address);
-
-	while ((p = strstr(p, "delivered-to:")) != NULL) {
-		if (p == a->headers || p[-1] == '\n') {
-			const char *v = p + 13;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			if (strncasecmp(v, address, alen) == 0 &&
-			    (v[alen] == '\r' || v[alen] == ' ' ||
-			    v[alen] == '\0'))
-				return true;
-		}
-		p += 13;
-	}
-	return false;
 }
 
 /*
@@ -250,80 +206,35 @@ record(struct attempt *a, const char *log, size_t idx,
 	}
 }
 
+/* One local target, through the shared local delivery (local.h); the
+ * done log learns of the Maildir file just before its rename. */
 static enum outcome
 deliver_local(struct attempt *a, size_t idx, const struct dir_target *t,
     const char **status_r, const char **text_r)
 {
-	const struct config *cfg = a->job->cfg;
-	struct maildir_delivery d = { 0 };
-	struct dir_user u;
-	const char *error, *path;
-	char *prefix, file[4096];
-	int r;
+	struct local_msg m = { 0 };
 
-	if (delivered_to_seen(a, t->address)) {
-		*status_r = "5.4.6";
-		*text_r = pool_printf(a->pool, "mail for %s loops back to "
-		    "itself (Delivered-To)", t->address);
-		return OUT_FAILED;
-	}
-	r = dir_user_lookup(a->dir, t->address, a->pool, &u, &error);
-	if (r == -1) {
-		*status_r = "4.3.0";
-		*text_r = pool_printf(a->pool, "directory: %s", error);
-		return OUT_DEFERRED;
-	}
-	if (r == 0 || !u.active) {
-		*status_r = "5.1.1";
-		*text_r = pool_printf(a->pool, "user %s unknown", t->address);
-		return OUT_FAILED;
-	}
-	if ((path = dir_user_maildir(cfg, &u, a->pool)) == NULL) {
-		*status_r = "5.3.5";
-		*text_r = "no valid mailbox path";
-		return OUT_FAILED;
-	}
-	prefix = pool_printf(a->pool, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-	    a->env.sender, u.address);
-	d.path = path;
-	d.folder = cfg->plus_folder_delivery ? t->extension : NULL;
-	d.prefix = prefix;
-	d.prefix_len = strlen(prefix);
-	d.src_fd = a->fd;
-	d.src_offset = a->env.content_offset;
-	d.size = a->env.content_size;
-	d.quota_bytes = u.quota_bytes;
-	d.hostname = cfg->hostname;
-	d.before_rename = before_rename;
-	d.ctx = a;
+	m.id = a->job->id;
+	m.fd = a->fd;
+	m.offset = a->env.content_offset;
+	m.size = a->env.content_size;
+	m.sender = a->env.sender;
+	m.headers = a->headers;
+	m.arrival = a->env.arrival;
+	m.before_rename = before_rename;
+	m.ctx = a;
 	a->cur_idx = idx;
 	a->cur_target = t->address;
-	switch (maildir_deliver(&d, file, sizeof(file), &error)) {
-	case MAILDIR_OK:
-		log_info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%lld, "
-		    "status=sent (delivered to maildir)", a->job->id,
-		    u.address, a->env.rcpts[idx].address,
-		    (long long)(time(NULL) - a->env.arrival));
+	switch (local_deliver(a->dir, a->job->cfg, &m, t,
+	    a->env.rcpts[idx].address, a->pool, status_r, text_r)) {
+	case LOCAL_DELIVERED:
 		return OUT_DELIVERED;
-	case MAILDIR_OVER_QUOTA:
-		if (cfg->quota_exceeded_temporary) {
-			*status_r = "4.2.2";
-			*text_r = pool_printf(a->pool, "mailbox of %s is full",
-			    u.address);
-			return OUT_DEFERRED;
-		}
-		*status_r = "5.2.2";
-		*text_r = pool_printf(a->pool, "mailbox of %s is full",
-		    u.address);
-		return OUT_FAILED;
-	case MAILDIR_BAD_FOLDER:
-	case MAILDIR_TEMPFAIL:
+	case LOCAL_DEFERRED:
+		return OUT_DEFERRED;
+	case LOCAL_FAILED:
 		break;
 	}
-	*status_r = "4.3.0";
-	*text_r = pool_printf(a->pool, "cannot deliver to %s: %s", u.address,
-	    error);
-	return OUT_DEFERRED;
+	return OUT_FAILED;
 }
 
 static enum outcome
@@ -683,7 +594,8 @@ qmgr_deliver(void *thread_ctx, void *arg)
 	}
 	a->rs = pool_alloc(a->pool, a->env.nrcpts * sizeof(*a->rs));
 	memset(a->rs, 0, a->env.nrcpts * sizeof(*a->rs));
-	read_headers(a);
+	a->headers = local_read_headers(a->fd, a->env.content_offset,
+	    a->env.content_size, a->pool);
 	load_done(a);
 	for (i = 0; i < a->env.nrcpts; i++) {
 		if (a->env.rcpts[i].done)

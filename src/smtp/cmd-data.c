@@ -9,7 +9,11 @@
  * length and the Received count are checked while streaming; a message
  * that fails any check is answered after its last octet and removed. The
  * commit (fsync, rename, directory fsync) runs on an offload thread, and
- * only its success sends 250. */
+ * only its success sends 250.
+ *
+ * LMTP streams the same way into its spool (tx->lmtp, lmtp.c) and hands
+ * over to lmtp_deliver() where SMTP commits; a message refused after its
+ * data gets the refusal once for every recipient (RFC 2033 4.2). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +40,11 @@ struct commit_job {
 	int			 failed;
 };
 
-static bool	start_message(struct smtp_session *s);
+static bool	start_message(struct smtp_session *s, bool per_rcpt);
+static bool	message_started(const struct smtp_tx *tx);
+static int	sink_write(struct smtp_tx *tx, const void *p, size_t n);
+static void	refuse(struct smtp_session *s, bool per_rcpt, int code,
+		    const char *enh, const char *why);
 static int	sink(void *ctx, const uint8_t *p, size_t n);
 static int	write_out(struct smtp_session *s, const void *p, size_t n);
 static int	flush_headers(struct smtp_session *s);
@@ -49,6 +57,8 @@ static const char *protocol_name(const struct smtp_session *s);
 static const char *
 protocol_name(const struct smtp_session *s)
 {
+	if (s->lmtp)
+		return "LMTP";
 	if (!s->esmtp)
 		return "SMTP";
 	if (s->tls && s->auth_user != NULL)
@@ -57,18 +67,51 @@ protocol_name(const struct smtp_session *s)
 		return "ESMTPA";
 	return s->tls ? "ESMTPS" : "ESMTP";
 }
-/* Create the queue file and write the Received header. */
+
 static bool
-start_message(struct smtp_session *s)
+message_started(const struct smtp_tx *tx)
+{
+	return tx->qf != NULL || tx->lmtp != NULL;
+}
+
+static int
+sink_write(struct smtp_tx *tx, const void *p, size_t n)
+{
+	if (tx->lmtp != NULL)
+		return lmtp_msg_write(tx->lmtp, p, n);
+	return queue_file_write(tx->qf, p, n);
+}
+
+/* A refusal: one reply, or in LMTP after the data one per recipient. */
+static void
+refuse(struct smtp_session *s, bool per_rcpt, int code, const char *enh,
+    const char *why)
+{
+	if (s->lmtp && per_rcpt)
+		lmtp_reply_all(s, code, enh, why);
+	else
+		smtp_reply(s, code, enh, "%s", why);
+}
+
+/* Create the queue file (LMTP: the spool) and write the Received header.
+ * A failure is answered (per_rcpt: at BDAT LAST, see refuse()). */
+static bool
+start_message(struct smtp_session *s, bool per_rcpt)
 {
 	struct smtp_tx *tx = s->tx;
 	struct queue_rcpt *rcpts;
 	struct queue_envelope env = { 0 };
-	const char *error, *tls;
+	const char *error, *tls, *id;
 	char *queue_dir, date[64], *hdr;
 	size_t i;
 	int r;
 
+	if (s->lmtp) {
+		if (lmtp_msg_open(s, &error) == -1)
+			goto fail;
+		id = lmtp_msg_id(tx->lmtp);
+		goto received;
+	}
 	rcpts = pool_alloc(tx->pool, tx->nrcpts * sizeof(*rcpts));
 	for (i = 0; i < tx->nrcpts; i++) {
 		rcpts[i].address = tx->rcpts[i].address;
@@ -89,37 +132,46 @@ start_message(struct smtp_session *s)
 	queue_dir = xasprintf("%s/queue", s->cfg->data_dir);
 	r = queue_file_create(queue_dir, &env, &tx->qf, &error);
 	free(queue_dir);
-	if (r == -1) {
-		log_warnx("%016llx smtp cannot queue: %s",
-		    (unsigned long long)s->id, error);
-		if (strcmp(error, "disk full") == 0)
-			smtp_reply(s, 452, "4.3.1", "Insufficient system "
-			    "storage");
-		else
-			smtp_reply(s, 451, "4.3.0", "Local error in "
-			    "processing, try again later");
-		return false;
-	}
+	if (r == -1)
+		goto fail;
+	id = queue_file_id(tx->qf);
+received:
 	date_rfc5322(time(NULL), date, sizeof(date));
 	tls = smtp_session_tls_info(s);
-	/* RFC 5321 4.4; "for" only with one recipient (no Bcc leak). */
-	hdr = pool_printf(tx->pool, "Received: from %s ([%s])\r\n"
-	    "\tby %s (postie) with %s id %s", s->helo, s->peer_text,
-	    s->cfg->hostname, protocol_name(s), queue_file_id(tx->qf));
+	/* RFC 5321 4.4; "for" only with one recipient (no Bcc leak). A
+	 * unix socket client has no address to show. */
+	if (s->peer.ss_family == AF_UNIX)
+		hdr = pool_printf(tx->pool, "Received: from %s\r\n"
+		    "\tby %s (postie) with %s id %s", s->helo,
+		    s->cfg->hostname, protocol_name(s), id);
+	else
+		hdr = pool_printf(tx->pool, "Received: from %s ([%s])\r\n"
+		    "\tby %s (postie) with %s id %s", s->helo, s->peer_text,
+		    s->cfg->hostname, protocol_name(s), id);
 	if (tls != NULL)
 		hdr = pool_printf(tx->pool, "%s\r\n\t(%s)", hdr, tls);
 	if (tx->nrcpts == 1)
 		hdr = pool_printf(tx->pool, "%s\r\n\tfor <%s>", hdr,
 		    tx->rcpts[0].address);
 	hdr = pool_printf(tx->pool, "%s; %s\r\n", hdr, date);
-	if (queue_file_write(tx->qf, hdr, strlen(hdr)) == -1) {
+	if (sink_write(tx, hdr, strlen(hdr)) == -1) {
 		queue_file_abort(&tx->qf);
-		smtp_reply(s, 451, "4.3.0", "Local error in processing");
+		lmtp_msg_free(&tx->lmtp);
+		refuse(s, per_rcpt, 451, "4.3.0", "Local error in processing");
 		return false;
 	}
 	tx->headers_done = !s->submission;
 	buf_init(&tx->headers, SUBMISSION_HEADER_MAX);
 	return true;
+fail:
+	log_warnx("%016llx smtp cannot queue: %s", (unsigned long long)s->id,
+	    error);
+	if (strcmp(error, "disk full") == 0)
+		refuse(s, per_rcpt, 452, "4.3.1", "Insufficient system storage");
+	else
+		refuse(s, per_rcpt, 451, "4.3.0", "Local error in processing, "
+		    "try again later");
+	return false;
 }
 
 void
@@ -127,19 +179,20 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	struct smtp_tx *tx = s->tx;
 
-	if (tx->qf != NULL) {
+	if (message_started(tx)) {
 		smtp_reply(s, 503, "5.5.1", "Error: DATA after BDAT");
 		return;
 	}
 	if (tx->nrcpts == 0) {
-		if (tx->rcpt_attempts == 0)
+		/* LMTP: 503 either way (RFC 2033 4.2). */
+		if (tx->rcpt_attempts == 0 || s->lmtp)
 			smtp_reply(s, 503, "5.5.1", "Error: need RCPT command");
 		else
 			smtp_reply(s, 554, "5.5.1", "Error: no valid "
 			    "recipients");
 		return;
 	}
-	if (!start_message(s))
+	if (!start_message(s, false))
 		return;
 	smtp_data_init(&tx->data, 0, tx->max_size, sink, s);
 	s->state = SMTP_ST_DATA;
@@ -153,14 +206,14 @@ smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_tx *tx = s->tx;
 
 	if (tx->nrcpts == 0) {
-		smtp_reply(s, tx->rcpt_attempts == 0 ? 503 : 554, "5.5.1",
-		    tx->rcpt_attempts == 0 ? "Error: need RCPT command" :
-		    "Error: no valid recipients");
+		smtp_reply(s, tx->rcpt_attempts == 0 || s->lmtp ? 503 : 554,
+		    "5.5.1", tx->rcpt_attempts == 0 || s->lmtp ?
+		    "Error: need RCPT command" : "Error: no valid recipients");
 		s->discard = cmd->bdat_size;
 		return;
 	}
-	if (tx->qf == NULL) {
-		if (!start_message(s)) {
+	if (!message_started(tx)) {
+		if (!start_message(s, cmd->bdat_last)) {
 			s->discard = cmd->bdat_size;
 			smtp_tx_free(s);
 			s->state = SMTP_ST_READY;
@@ -209,7 +262,7 @@ write_out(struct smtp_session *s, const void *p, size_t n)
 
 	if (tx->write_failed)
 		return -1;
-	if (queue_file_write(tx->qf, p, n) == -1) {
+	if (sink_write(tx, p, n) == -1) {
 		tx->write_failed = true;
 		tx->write_errno = errno;
 		return -1;
@@ -356,8 +409,12 @@ finish(struct smtp_session *s, unsigned flags, unsigned received)
 		log_info("%016llx smtp message rejected client=%s from=<%s> "
 		    "code=%d reason=\"%s\"", (unsigned long long)s->id,
 		    s->peer_text, tx->sender, code, why);
-		smtp_reply(s, code, enh, "%s", why);
+		refuse(s, true, code, enh, why);
 		smtp_tx_free(s);
+		return;
+	}
+	if (s->lmtp) {
+		lmtp_deliver(s);
 		return;
 	}
 	j = xmalloc(sizeof(*j));

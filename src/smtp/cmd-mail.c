@@ -11,7 +11,11 @@
  *
  * MAIL from an authenticated client is checked the same way: the sender
  * must be the user's own address or resolve to the user's mailbox
- * (smtp_sender_login_check), else 553 5.7.1. */
+ * (smtp_sender_login_check), else 553 5.7.1.
+ *
+ * LMTP takes local domains only and never relays, whoever the client is:
+ * any other domain, relay_domains too, is 550 5.7.1. It keeps what each
+ * recipient resolved to for its delivery (lmtp.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -260,6 +264,24 @@ rcpt_add(struct smtp_session *s, struct lookup_job *j)
 	r->address = pool_strdup(tx->pool, j->address);
 	r->notify = j->notify != NULL ? pool_strdup(tx->pool, j->notify) : NULL;
 	r->orcpt = j->orcpt != NULL ? pool_strdup(tx->pool, j->orcpt) : NULL;
+	r->targets = NULL;
+	r->ntargets = 0;
+	if (s->lmtp) {
+		struct dir_target *t;
+		size_t i;
+
+		t = pool_alloc(tx->pool, j->res.ntargets * sizeof(*t));
+		for (i = 0; i < j->res.ntargets; i++) {
+			t[i].kind = j->res.targets[i].kind;
+			t[i].address = pool_strdup(tx->pool,
+			    j->res.targets[i].address);
+			t[i].extension = j->res.targets[i].extension == NULL ?
+			    NULL : pool_strdup(tx->pool,
+			    j->res.targets[i].extension);
+		}
+		r->targets = t;
+		r->ntargets = j->res.ntargets;
+	}
 	s->state = SMTP_ST_RCPT;
 }
 
@@ -300,6 +322,12 @@ rcpt_done(struct smtp_session *s, void *arg)
 			    "rejected: User unknown", j->address);
 			break;
 		}
+	} else if (s->lmtp) {
+		code = 550;
+		result = "not-local";
+		smtp_reply(s, 550, "5.7.1", "<%s>: Recipient address "
+		    "rejected: not a local domain (LMTP does not relay)",
+		    j->address);
 	} else if (smtp_relay_domain(s, j->domain) &&
 	    !smtp_relay_recipient_ok(s, j->address, j->domain)) {
 		code = 550;

@@ -1,5 +1,7 @@
-/* cmd-session: the commands that do not move mail: EHLO HELO RSET NOOP
- * QUIT HELP VRFY EXPN, and the entry steps of STARTTLS and AUTH. VRFY
+/* cmd-session: the commands that do not move mail: EHLO HELO LHLO RSET
+ * NOOP QUIT HELP VRFY EXPN, and the entry steps of STARTTLS and AUTH. LHLO
+ * offers what LMTP needs: no STARTTLS, AUTH or DSN (the MTA in front does
+ * those; postie's answer per recipient is final). VRFY
  * answers 252 for every address, so it discloses no user (RFC 5321 3.5.3);
  * EXPN is not offered. */
 #include <stdio.h>
@@ -17,7 +19,7 @@ smtp_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 	smtp_tx_free(s);
 	s->helo = pool_strdup(s->pool, cmd->helo);
-	s->esmtp = cmd->verb == SMTP_CMD_EHLO;
+	s->esmtp = cmd->verb == SMTP_CMD_EHLO || cmd->verb == SMTP_CMD_LHLO;
 	s->state = SMTP_ST_READY;
 	snprintf(first, sizeof(first), "%s Hello %s [%s]", s->cfg->hostname,
 	    s->helo, s->peer_text);
@@ -32,15 +34,16 @@ smtp_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
 	lines[n++] = size;
 	lines[n++] = "8BITMIME";
 	lines[n++] = "ENHANCEDSTATUSCODES";
-	if (!s->tls)
+	if (!s->tls && !s->lmtp)
 		lines[n++] = "STARTTLS";
-	if (smtp_auth_offered(s) && s->auth_user == NULL) {
+	if (!s->lmtp && smtp_auth_offered(s) && s->auth_user == NULL) {
 		snprintf(auth, sizeof(auth), "AUTH PLAIN LOGIN");
 		lines[n++] = auth;
 	}
 	lines[n++] = "SMTPUTF8";
 	lines[n++] = "CHUNKING";
-	lines[n++] = "DSN";
+	if (!s->lmtp)
+		lines[n++] = "DSN";
 	smtp_reply_lines(s, 250, lines, n);
 }
 
@@ -69,8 +72,13 @@ smtp_cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
 void
 smtp_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	smtp_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT "
-	    "RSET NOOP QUIT HELP VRFY STARTTLS AUTH; see RFC 5321");
+	if (s->lmtp)
+		smtp_reply(s, 214, "2.0.0", "Commands: LHLO MAIL RCPT DATA "
+		    "BDAT RSET NOOP QUIT HELP VRFY; see RFC 2033");
+	else
+		smtp_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT "
+		    "DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS AUTH; see "
+		    "RFC 5321");
 }
 
 void

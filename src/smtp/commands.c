@@ -4,7 +4,9 @@
  * in which session states the command is allowed and what it needs (a
  * greeting, TLS, authentication), and answers 503/530 itself. The run
  * steps in cmd-*.c never re-check what the table checked. Each command's
- * parse results live in a pool that is freed when the command returns. */
+ * parse results live in a pool that is freed when the command returns.
+ * LMTP sessions use the same table: LHLO is theirs alone (RFC 2033 4.1),
+ * and EHLO, HELO, STARTTLS and AUTH are SMTP's alone. */
 #include <string.h>
 
 #include "lib/log.h"
@@ -17,8 +19,10 @@
 #define ST_ANY		(ST_IDLE | ST_TX)
 
 enum cmd_need {
-	NEED_HELO	= 1 << 0,	/* after EHLO/HELO */
+	NEED_HELO	= 1 << 0,	/* after EHLO/HELO (LMTP: LHLO) */
 	NEED_AUTH_SUB	= 1 << 1,	/* submission: authenticated first */
+	SMTP_ONLY	= 1 << 2,	/* not in LMTP */
+	LMTP_ONLY	= 1 << 3,	/* not in SMTP */
 };
 
 struct smtp_cmd_def {
@@ -31,8 +35,12 @@ struct smtp_cmd_def {
 
 static const struct smtp_cmd_def smtp_cmds[] = {
 	/* verb            run                 allowed in        needs */
-	{ SMTP_CMD_EHLO,     smtp_cmd_helo,     ST_ANY,           0, NULL },
-	{ SMTP_CMD_HELO,     smtp_cmd_helo,     ST_ANY,           0, NULL },
+	{ SMTP_CMD_EHLO,     smtp_cmd_helo,     ST_ANY,           SMTP_ONLY,
+	  NULL },
+	{ SMTP_CMD_HELO,     smtp_cmd_helo,     ST_ANY,           SMTP_ONLY,
+	  NULL },
+	{ SMTP_CMD_LHLO,     smtp_cmd_helo,     ST_ANY,           LMTP_ONLY,
+	  NULL },
 	{ SMTP_CMD_MAIL,     smtp_cmd_mail,     ST_IDLE,
 	  NEED_HELO | NEED_AUTH_SUB, "Nested MAIL command" },
 	{ SMTP_CMD_RCPT,     smtp_cmd_rcpt,     ST_TX,            0,
@@ -47,10 +55,10 @@ static const struct smtp_cmd_def smtp_cmds[] = {
 	{ SMTP_CMD_HELP,     smtp_cmd_help,     ST_ANY,           0, NULL },
 	{ SMTP_CMD_VRFY,     smtp_cmd_vrfy,     ST_ANY,           0, NULL },
 	{ SMTP_CMD_EXPN,     smtp_cmd_expn,     ST_ANY,           0, NULL },
-	{ SMTP_CMD_STARTTLS, smtp_cmd_starttls, ST_IDLE,          0,
+	{ SMTP_CMD_STARTTLS, smtp_cmd_starttls, ST_IDLE,          SMTP_ONLY,
 	  "STARTTLS not allowed during a mail transaction" },
-	{ SMTP_CMD_AUTH,     smtp_cmd_auth,     ST_IDLE,          NEED_HELO,
-	  "AUTH not allowed during a mail transaction" },
+	{ SMTP_CMD_AUTH,     smtp_cmd_auth,     ST_IDLE,
+	  NEED_HELO | SMTP_ONLY, "AUTH not allowed during a mail transaction" },
 };
 
 static const struct smtp_cmd_def *find(enum smtp_verb verb);
@@ -76,7 +84,8 @@ check(struct smtp_session *s, const struct smtp_cmd_def *def)
 		return false;
 	}
 	if ((def->needs & NEED_HELO) && s->helo == NULL) {
-		smtp_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		smtp_reply(s, 503, "5.5.1", "Error: send %s first",
+		    s->lmtp ? "LHLO" : "HELO/EHLO");
 		return false;
 	}
 	if ((def->needs & NEED_AUTH_SUB) && s->submission &&
@@ -119,9 +128,17 @@ smtp_command(struct smtp_session *s, const uint8_t *line, size_t len)
 		pool_free(&pool);
 		return;
 	}
-	/* LHLO belongs to LMTP; this engine serves it elsewhere. */
-	if ((def = find(cmd.verb)) == NULL) {
-		smtp_reply(s, 500, "5.5.2", "Error: command not recognized");
+	def = find(cmd.verb);
+	if (def != NULL && (def->needs & (s->lmtp ? SMTP_ONLY : LMTP_ONLY)))
+		def = NULL;
+	if (def == NULL) {
+		if (s->lmtp && (cmd.verb == SMTP_CMD_EHLO ||
+		    cmd.verb == SMTP_CMD_HELO))
+			smtp_reply(s, 500, "5.5.1", "Error: this is LMTP, "
+			    "send LHLO");
+		else
+			smtp_reply(s, 500, "5.5.2", "Error: command not "
+			    "recognized");
 		pool_free(&pool);
 		return;
 	}

@@ -80,6 +80,7 @@ smtp_accept(struct worker *w, const struct listener *l, int fd,
 	s->peerlen = peerlen;
 	cidr_peer_text(peer, s->peer_text, sizeof(s->peer_text));
 	s->submission = l->svc == SVC_SUBMISSION || l->svc == SVC_SUBMISSIONS;
+	s->lmtp = services[l->svc].proto == PROTO_LMTP;
 	s->trusted = smtp_client_trusted(s);
 	if (services[l->svc].implicit_tls) {
 		if ((ssl = SSL_new(w->tls)) == NULL) {
@@ -109,8 +110,10 @@ smtp_accept(struct worker *w, const struct listener *l, int fd,
 	log_info("%016llx smtp connect service=%s client=%s",
 	    (unsigned long long)s->id, services[l->svc].name, s->peer_text);
 
+	/* Every client of a unix socket is "local": only the total counts. */
 	if (!peertab_conn_enter(w->peers, w->slot, peer,
-	    (unsigned)cfg->smtp_max_connections_per_ip,
+	    (unsigned)(peer->sa_family == AF_UNIX ? cfg->smtp_max_connections :
+	    cfg->smtp_max_connections_per_ip),
 	    (unsigned)cfg->smtp_max_connections)) {
 		log_info("%016llx smtp reject client=%s reason=too-many-"
 		    "connections", (unsigned long long)s->id, s->peer_text);
@@ -120,7 +123,8 @@ smtp_accept(struct worker *w, const struct listener *l, int fd,
 		return;
 	}
 	s->counted = true;
-	smtp_reply(s, 220, NULL, "%s ESMTP postie", cfg->hostname);
+	smtp_reply(s, 220, NULL, "%s %s postie", cfg->hostname,
+	    s->lmtp ? "LMTP" : "ESMTP");
 }
 
 void
@@ -173,6 +177,7 @@ smtp_tx_free(struct smtp_session *s)
 	if (tx == NULL)
 		return;
 	queue_file_abort(&tx->qf);
+	lmtp_msg_free(&tx->lmtp);
 	buf_deinit(&tx->headers);
 	s->tx = NULL;
 	pool = tx->pool;	/* tx lives in it */

@@ -14,8 +14,10 @@
 #include "smtp/smtp.h"
 
 struct bufferevent;
+struct dir_target;
 struct event;
 struct evbuffer;
+struct lmtp_msg;
 struct queue_file;
 struct smtp_cmd;
 
@@ -43,6 +45,9 @@ struct smtp_rcpt {
 	const char	*address;	/* from tx->pool */
 	const char	*notify;
 	const char	*orcpt;
+	/* LMTP: what RCPT resolved the address to, from tx->pool */
+	const struct dir_target *targets;
+	size_t		 ntargets;
 };
 
 struct smtp_tx {
@@ -61,6 +66,7 @@ struct smtp_tx {
 
 	/* while receiving the message */
 	struct queue_file	*qf;		/* NULL until DATA/BDAT */
+	struct lmtp_msg		*lmtp;		/* LMTP's instead of qf */
 	struct smtp_data	 data;		/* the DATA reader */
 	struct smtp_received	 received;	/* Received: count for BDAT */
 	struct buf		 headers;	/* submission: the header section
@@ -86,6 +92,8 @@ struct smtp_session {
 	char			 peer_text[64];
 	enum smtp_state		 state;
 	bool			 submission;	/* 587/465: AUTH required */
+	bool			 lmtp;		/* LMTP: LHLO, local delivery,
+						   a reply per recipient */
 	bool			 tls;
 	bool			 esmtp;
 	bool			 trusted;	/* client in mynetworks */
@@ -160,6 +168,19 @@ bool	smtp_auth_offered(const struct smtp_session *s);
 
 /* cmd-data.c: consume message data from in; false when more is needed. */
 bool	smtp_data_input(struct smtp_session *s, struct evbuffer *in);
+
+/* lmtp.c: the LMTP spool (tx->lmtp) and delivery. */
+int	lmtp_msg_open(struct smtp_session *s, const char **error_r)
+	    __attribute__((warn_unused_result));
+const char *lmtp_msg_id(const struct lmtp_msg *m);
+int	lmtp_msg_write(struct lmtp_msg *m, const void *data, size_t len)
+	    __attribute__((warn_unused_result));
+void	lmtp_msg_free(struct lmtp_msg **m);
+/* One reply per accepted recipient: "<code> <enh> <address> text". */
+void	lmtp_reply_all(struct smtp_session *s, int code, const char *enh,
+	    const char *text);
+/* After the last octet: deliver every recipient, reply, end the tx. */
+void	lmtp_deliver(struct smtp_session *s);
 
 /* policy.c */
 bool	smtp_client_trusted(const struct smtp_session *s);

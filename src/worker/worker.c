@@ -3,6 +3,8 @@
  * the listener's service. On SIGTERM it stops accepting at once and exits
  * when its connections are gone, or after WORKER_DRAIN_SECS. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/offload.h"
 #include "lib/xalloc.h"
+#include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "worker/worker.h"
 
@@ -35,9 +38,9 @@ static void	raise_nofile(void);
 /* Which module serves each protocol; filled in as protocols land. */
 static const worker_accept_fn proto_accept[] = {
 	[PROTO_SMTP] = smtp_accept,
-	[PROTO_LMTP] = unavailable_accept,
+	[PROTO_LMTP] = smtp_accept,
 	[PROTO_IMAP] = imap_accept,
-	[PROTO_POP3] = unavailable_accept,
+	[PROTO_POP3] = pop3_accept,
 };
 
 static struct accept_ctx *accepts;
@@ -49,7 +52,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct accept_ctx *a = arg;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	int fd;
+	int fd, one = 1;
 
 	/* Several workers share the socket: losing the race is normal. */
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
@@ -60,6 +63,11 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept on %s", a->l->addr.text);
 		return;
 	}
+	/* Replies go out as soon as they are written: without this, a
+	 * reply over one segment waits for the client's delayed ACK. */
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	a->w->nconns++;
 	proto_accept[services[a->l->svc].proto](a->w, a->l, fd,
 	    (struct sockaddr *)&ss, sslen);

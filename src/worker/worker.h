@@ -33,11 +33,6 @@ typedef void (*worker_accept_fn)(struct worker *w, const struct listener *l,
 
 void	worker_conn_closed(struct worker *w);
 
-
-/* Until a protocol is implemented: answer "not available" and close. */
-void	unavailable_accept(struct worker *w, const struct listener *l, int fd,
-	    const struct sockaddr *peer, socklen_t peerlen);
-
 /* Process entry points (they return the exit status). */
 int	worker_main(const struct config *cfg, const struct listener_set *ls,
 	    SSL_CTX *tls, struct peertab *peers, unsigned slot);

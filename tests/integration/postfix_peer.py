@@ -21,7 +21,9 @@ Postfix here:
   with STARTTLS offered (smtpd_tls_security_level = may), TLS logged
   (loglevel 1) and recorded in the Received header;
 - mail for DOMAINS goes by virtual(8) into Maildirs under mail/<domain>/
-  <user>/ (users listed in a texthash map; others are refused with 550);
+  <user>/ (users listed in a texthash map; others are refused with 550),
+  or, with LMTP="unix:/path" or "inet:host:port", by LMTP to that server
+  (virtual_transport = lmtp:...; the map still says who exists);
 - other mail goes to RELAYHOST or through TRANSPORT entries, never
   anywhere else: DNS lookups are off, and with neither, other mail bounces;
 - the smtp client offers STARTTLS opportunistically (may).
@@ -116,13 +118,14 @@ class PostfixPeer:
 
     def __init__(self, *, port, listen="127.0.0.1", hostname="pf.postfix.test",
                  domains=None, relayhost=None, transport=(), main=None,
-                 master_extra=()):
+                 master_extra=(), lmtp=None):
         self.port = port
         self.listen = listen
         self.hostname = hostname
         self.domains = domains if domains is not None else {
             "postfix.test": ["carol"]}
         self.relayhost = relayhost
+        self.lmtp = lmtp
         self.transport = list(transport)
         self.main_extra = dict(main or {})
         self.master_extra = list(master_extra)
@@ -211,6 +214,11 @@ class PostfixPeer:
             conf["relay_transport"] = "error:no relay host in this test"
         if self.transport:
             conf["transport_maps"] = f"texthash:{self.conf_dir}/transport"
+        if self.lmtp:
+            conf["virtual_transport"] = f"lmtp:{self.lmtp}"
+            # quick retries and no DNS for the lmtp client either
+            conf["lmtp_connect_timeout"] = "5s"
+            conf["lmtp_host_lookup"] = "native"
         conf.update(self.main_extra)
         return "".join(f"{k} = {v}\n" for k, v in conf.items())
 
