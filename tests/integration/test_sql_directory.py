@@ -16,6 +16,8 @@ restarting postie.
 
 import hashlib
 import imaplib
+import poplib
+import smtplib
 import uuid
 
 import pytest
@@ -446,6 +448,20 @@ def _outage(env, db):
         with pytest.raises(imaplib.IMAP4.error) as e:
             im.login(dora, "dora pw")
         assert "[UNAVAILABLE]" in str(e.value), e.value
+    # POP3 login: -ERR [SYS/TEMP]; LMTP RCPT: 451, as SMTP.
+    p = poplib.POP3("127.0.0.1", env.inst.port("pop3"), timeout=30)
+    try:
+        p.user(dora)
+        with pytest.raises(poplib.error_proto) as e:
+            p.pass_("dora pw")
+        assert b"[SYS/TEMP]" in e.value.args[0], e.value
+    finally:
+        p.close()
+    with smtplib.LMTP("127.0.0.1", env.inst.port("lmtp")) as lm:
+        lm.ehlo_or_helo_if_needed()
+        assert lm.mail("x@client.example.org")[0] == 250
+        code, text = lm.rcpt(dora)
+        assert (code, text[:5]) == (451, b"4.3.0"), (code, text)
     # Known addresses are still accepted, and their mail is kept.
     t_alice, t_bob = tok(), tok()
     env.send("x@client.example.org", [S.ALICE], dh.message(t_alice))
