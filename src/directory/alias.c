@@ -124,7 +124,7 @@ resolve_addr(struct resolve *r, const char *address, const char *ext,
     size_t depth)
 {
 	struct dir_domain dom;
-	const char **dests, *canonical, *error, *key, *bext;
+	const char **dests, *canonical = NULL, *error, *key, *bext;
 	char *l, *d, *local, *domain, *norm;
 	size_t ndests, pos;
 	int rc;
@@ -203,7 +203,7 @@ expand(struct resolve *r, const char *key, const char *user_addr,
     size_t depth)
 {
 	struct strv sv;
-	const char *canonical, *dest;
+	const char *canonical = NULL, *dest;
 	size_t i, j;
 	int rc;
 

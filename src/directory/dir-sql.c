@@ -143,7 +143,7 @@ connect_now(struct sql_handle *h, char *err, size_t errlen)
 	if (h->conn != NULL)
 		return 0;
 	if (now < h->next_try) {
-		snprintf(err, errlen, "database unavailable (%s); next "
+		snprintf(err, errlen, "database unavailable (%.160s); next "
 		    "attempt in %" PRIu64 " ms", h->error, h->next_try - now);
 		return -1;
 	}
@@ -159,7 +159,7 @@ connect_now(struct sql_handle *h, char *err, size_t errlen)
 		if (h->lost && h->failures++ == 0)
 			log_warnx("sql %s: cannot reconnect: %s; retrying "
 			    "with back-off", h->drv->name, h->error);
-		snprintf(err, errlen, "cannot connect: %s", h->error);
+		snprintf(err, errlen, "cannot connect: %.200s", h->error);
 		return -1;
 	}
 	if (h->lost && h->failures == 0)

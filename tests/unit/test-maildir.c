@@ -105,7 +105,7 @@ fill_delivery(struct maildir_delivery *d, int fd, uint64_t size)
 static int
 count_files(const char *dir, const char *sub)
 {
-	char path[1200];
+	char path[2200];
 	struct dirent *de;
 	DIR *dp;
 	int n = 0;
