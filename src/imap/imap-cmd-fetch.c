@@ -4,8 +4,12 @@
  * message gets only what the plan needs: FLAGS and UID from the view,
  * RFC822.SIZE and INTERNALDATE from the store's index (no file is opened
  * for them when the index knows them), the mapped message (CRLF, from
- * store_msg_map) for ENVELOPE and sections, and its MIME tree, parsed
+ * store_msg_map) for sections, only its header (store_msg_map_header)
+ * for ENVELOPE and HEADER sections, and its MIME tree, parsed
  * once per message, for BODY, BODYSTRUCTURE and numbered sections.
+ * When every header item is ENVELOPE or HEADER.FIELDS of fields the
+ * header digest keeps (imap-hdigest.c), the header comes from the
+ * store's in-memory digest, made from the file the first time.
  *
  * Output: one "* n FETCH (...)" per message, written to the session's
  * output; a message's response is built in a scratch evbuffer when an
@@ -36,6 +40,7 @@
 
 #include "imap/imap-date.h"
 #include "imap/imap-fetch.h"
+#include "imap/imap-hdigest.h"
 #include "imap/imap-private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -47,6 +52,9 @@
 #define FETCH_REF_MIN		(16 * 1024)	/* literals sent from the
 						   mapping, not copied */
 #define FETCH_STRUCT_MAX	(32 * 1024 * 1024) /* ENVELOPE, BODY... */
+
+/* A digest is never referred to by the output: it may go meanwhile. */
+_Static_assert(IMAP_HDIGEST_MAX < FETCH_REF_MIN, "digests are copied");
 
 /* The state of one FETCH command, in its pool. */
 struct fetch {
@@ -61,6 +69,13 @@ struct fetch {
 	size_t				 seen_i;
 	bool				 expunged;	/* a message skipped */
 	bool				 limit;
+	bool				 digest;	/* headers from the
+							   digests */
+	/* BODY and BODYSTRUCTURE are the only reasons to read messages
+	 * whole: a message with both digests is not read. */
+	bool				 struct_digest;
+	bool				 want_body;
+	bool				 want_bs;
 };
 
 /* A mapped message, shared by the literals that refer to it. */
@@ -80,8 +95,20 @@ struct fetch_msg {
 	const struct mime_part	*root;	/* the tree, or top */
 	struct mime_part	 top;	/* header and body, without a tree */
 	bool			 flags_changed;
+	bool			 structs_cached; /* BODY[STRUCTURE] digests */
+	/* Digests made for this response, saved when it is complete: the
+	 * store may move the others (m->c can be one) when one is saved. */
+	const char		*made[STORE_DIGEST_KINDS];
+	size_t			 made_len[STORE_DIGEST_KINDS];
 };
 
+static bool	digest_serves(const struct imap_fetch_plan *p);
+static void	plan_digests(struct fetch *f);
+static bool	structs_cached(struct fetch *f, uint32_t seq);
+static enum store_result msg_load_needs(struct fetch *f, struct fetch_msg *m,
+		    unsigned needs, const char **error_r);
+static enum store_result map_header(struct fetch *f, uint32_t seq,
+		    struct store_msg_data *d, const char **error_r);
 static void	content_unref(struct fetch_content *c);
 static void	content_ref_done(const void *data, size_t len, void *arg);
 static int	set_seen(struct fetch *f);
@@ -91,8 +118,10 @@ static enum store_result msg_load(struct fetch *f, struct fetch_msg *m,
 static void	msg_release(struct fetch_msg *m);
 static void	write_literal(struct evbuffer *out, struct fetch_msg *m,
 		    const char *data, size_t len, bool in_msg);
-static int	write_struct(struct evbuffer *out, struct fetch_msg *m,
+static int	write_struct(struct fetch *f, struct evbuffer *out,
+		    struct fetch_msg *m,
 		    const struct imap_fetch_item *it);
+static void	save_made(struct fetch *f, struct fetch_msg *m);
 static int	write_item(struct fetch *f, struct evbuffer *out,
 		    struct fetch_msg *m, const struct imap_fetch_item *it);
 static int	fetch_one(struct fetch *f, uint32_t seq,
@@ -115,6 +144,77 @@ static void
 content_ref_done(const void *data, size_t len, void *arg)
 {
 	content_unref(arg);
+}
+
+/* Whether every item that reads the header can read the digest instead. */
+static bool
+digest_serves(const struct imap_fetch_plan *p)
+{
+	size_t i;
+
+	/* (then only BODY and BODYSTRUCTURE can need the whole message,
+	 * and it is read whole only when their digests are missing) */
+	if (!(p->needs & IMAP_FETCH_NEED_HEADER))
+		return false;
+	for (i = 0; i < p->n; i++)
+		if (p->items[i].kind == IMAP_FETCH_SECTION &&
+		    !imap_hdigest_serves_section(&p->items[i].sec))
+			return false;
+	return true;
+}
+
+/* Which BODY[STRUCTURE] digests the command wants, and whether they
+ * can spare reading messages whole. */
+static void
+plan_digests(struct fetch *f)
+{
+	const struct imap_fetch_plan *p = f->plan;
+	const struct imap_section *sec;
+	bool whole = false;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		sec = &p->items[i].sec;
+		if (p->items[i].kind == IMAP_FETCH_BODY)
+			f->want_body = true;
+		else if (p->items[i].kind == IMAP_FETCH_BODYSTRUCTURE)
+			f->want_bs = true;
+		else if (p->items[i].kind == IMAP_FETCH_SECTION &&
+		    (sec->nparts > 0 || (sec->text != IMAP_SECTION_HEADER &&
+		    sec->text != IMAP_SECTION_HEADER_FIELDS &&
+		    sec->text != IMAP_SECTION_HEADER_FIELDS_NOT)))
+			whole = true;
+	}
+	f->struct_digest = (f->want_body || f->want_bs) && !whole;
+}
+
+static bool
+structs_cached(struct fetch *f, uint32_t seq)
+{
+	struct store_view *v = f->s->view;
+	const char *data;
+	size_t len;
+
+	return (!f->want_body || store_msg_digest(v, seq, IMAP_DIGEST_BODY,
+	    &data, &len)) && (!f->want_bs || store_msg_digest(v, seq,
+	    IMAP_DIGEST_BODYSTRUCTURE, &data, &len));
+}
+
+/* The header of seq: its digest when the command can use one (made from
+ * the file and kept when missing), else the header section itself. */
+static enum store_result
+map_header(struct fetch *f, uint32_t seq, struct store_msg_data *d,
+    const char **error_r)
+{
+	struct store_view *v = f->s->view;
+	enum store_result r;
+
+	if (f->digest && imap_hdigest_load(v, seq, d))
+		return STORE_OK;
+	r = store_msg_map_header(v, seq, d, error_r);
+	if (r == STORE_OK && f->digest)
+		imap_hdigest_save(v, seq, d);
+	return r;
 }
 
 /* \Seen for every message of the command that lacks it, in one call. */
@@ -186,12 +286,33 @@ seen_changed(struct fetch *f, uint32_t seq)
 	return f->seen_i < f->nseen && f->seen[f->seen_i].first <= seq;
 }
 
-/* What the plan needs of message m->seq, into m. */
+/* What the plan needs of message m->seq, into m. With its BODY and
+ * BODYSTRUCTURE digests at hand, the message is not read whole; they are
+ * looked for after the header is loaded, since saving a header digest
+ * can make the store drop others. */
 static enum store_result
 msg_load(struct fetch *f, struct fetch_msg *m, const char **error_r)
 {
-	struct store_view *v = f->s->view;
 	unsigned needs = f->plan->needs;
+	enum store_result r;
+
+	if (f->struct_digest && structs_cached(f, m->seq)) {
+		r = msg_load_needs(f, m, needs & ~(IMAP_FETCH_NEED_CONTENT |
+		    IMAP_FETCH_NEED_MIME), error_r);
+		if (r != STORE_OK || structs_cached(f, m->seq)) {
+			m->structs_cached = r == STORE_OK;
+			return r;
+		}
+		msg_release(m);
+	}
+	return msg_load_needs(f, m, needs, error_r);
+}
+
+static enum store_result
+msg_load_needs(struct fetch *f, struct fetch_msg *m, unsigned needs,
+    const char **error_r)
+{
+	struct store_view *v = f->s->view;
 	enum store_result r;
 	const char *data;
 	size_t len;
@@ -199,16 +320,19 @@ msg_load(struct fetch *f, struct fetch_msg *m, const char **error_r)
 	if ((needs & IMAP_FETCH_NEED_DATE) &&
 	    (r = store_msg_date(v, m->seq, &m->date, error_r)) != STORE_OK)
 		return r;
-	if (needs & IMAP_FETCH_NEED_CONTENT) {
+	if (needs & (IMAP_FETCH_NEED_CONTENT | IMAP_FETCH_NEED_HEADER)) {
 		m->c = xcalloc(1, sizeof(*m->c));
 		m->c->refs = 1;
-		if ((r = store_msg_map(v, m->seq, &m->c->d, error_r)) !=
-		    STORE_OK) {
+		r = (needs & IMAP_FETCH_NEED_CONTENT) ?
+		    store_msg_map(v, m->seq, &m->c->d, error_r) :
+		    map_header(f, m->seq, &m->c->d, error_r);
+		if (r != STORE_OK) {
 			free(m->c);
 			m->c = NULL;
 			return r;
 		}
-		m->size = m->c->d.len;
+		if ((needs & IMAP_FETCH_NEED_CONTENT) && f->digest)
+			imap_hdigest_save(v, m->seq, &m->c->d);
 		m->pool = pool_new(f->s->cmd->pool);
 		data = (const char *)m->c->d.data;
 		len = m->c->d.len;
@@ -222,7 +346,10 @@ msg_load(struct fetch *f, struct fetch_msg *m, const char **error_r)
 			m->top.body_len = len - m->top.hdr_len;
 			m->root = &m->top;
 		}
-	} else if ((needs & IMAP_FETCH_NEED_SIZE) &&
+	}
+	if (m->c != NULL && !m->c->d.header_only)
+		m->size = m->c->d.len;
+	else if ((needs & IMAP_FETCH_NEED_SIZE) &&
 	    (r = store_msg_size(v, m->seq, &m->size, error_r)) != STORE_OK)
 		return r;
 	return STORE_OK;
@@ -253,28 +380,60 @@ write_literal(struct evbuffer *out, struct fetch_msg *m, const char *data,
 	evbuffer_add(out, data, len);
 }
 
-/* ENVELOPE, BODY, BODYSTRUCTURE: -1 past FETCH_STRUCT_MAX. */
+/* ENVELOPE, BODY, BODYSTRUCTURE: -1 past FETCH_STRUCT_MAX. From their
+ * digests, or made from the message and then kept as digests. */
 static int
-write_struct(struct evbuffer *out, struct fetch_msg *m,
+write_struct(struct fetch *f, struct evbuffer *out, struct fetch_msg *m,
     const struct imap_fetch_item *it)
 {
-	const char *data = (const char *)m->c->d.data;
+	unsigned kind = it->kind == IMAP_FETCH_ENVELOPE ? IMAP_DIGEST_ENVELOPE :
+	    it->kind == IMAP_FETCH_BODY ? IMAP_DIGEST_BODY :
+	    IMAP_DIGEST_BODYSTRUCTURE;
+	const char *dg;
 	struct buf b;
+	size_t dlen;
 	int r;
 
+	if (store_msg_digest(f->s->view, m->seq, kind, &dg, &dlen)) {
+		evbuffer_add(out, it->name, it->name_len);
+		evbuffer_add(out, " ", 1);
+		evbuffer_add(out, dg, dlen);
+		return 0;
+	}
+	/* structs_cached holds until the response is complete */
+	ASSERT(kind == IMAP_DIGEST_ENVELOPE || !m->structs_cached);
 	buf_init(&b, FETCH_STRUCT_MAX);
 	if (it->kind == IMAP_FETCH_ENVELOPE)
-		r = imap_envelope_append(&b, m->pool, data, m->root->hdr_len);
+		r = imap_envelope_append(&b, m->pool,
+		    (const char *)m->c->d.data, m->root->hdr_len);
 	else
-		r = imap_bodystructure_append(&b, m->pool, data, m->root,
+		r = imap_bodystructure_append(&b, m->pool,
+		    (const char *)m->c->d.data, m->root,
 		    it->kind == IMAP_FETCH_BODYSTRUCTURE);
 	if (r == 0) {
 		evbuffer_add(out, it->name, it->name_len);
 		evbuffer_add(out, " ", 1);
 		evbuffer_add(out, b.data, b.len);
+		if (b.len <= STORE_DIGEST_MAX) {
+			m->made[kind] = pool_strndup(m->pool,
+			    (const char *)b.data, b.len);
+			m->made_len[kind] = b.len;
+		}
 	}
 	buf_deinit(&b);
 	return r;
+}
+
+/* The digests this response made, into the store. */
+static void
+save_made(struct fetch *f, struct fetch_msg *m)
+{
+	unsigned k;
+
+	for (k = 0; k < STORE_DIGEST_KINDS; k++)
+		if (m->made[k] != NULL)
+			store_msg_set_digest(f->s->view, m->seq, k, m->made[k],
+			    m->made_len[k]);
 }
 
 static int
@@ -304,7 +463,7 @@ write_item(struct fetch *f, struct evbuffer *out, struct fetch_msg *m,
 	case IMAP_FETCH_ENVELOPE:
 	case IMAP_FETCH_BODY:
 	case IMAP_FETCH_BODYSTRUCTURE:
-		return write_struct(out, m, it);
+		return write_struct(f, out, m, it);
 	case IMAP_FETCH_SECTION:
 		imap_section_fetch(m->pool, (const char *)m->c->d.data,
 		    m->c->d.len, m->root, &it->sec, it->origin, it->count,
@@ -390,6 +549,7 @@ fetch_one(struct fetch *f, uint32_t seq, enum store_result *res_r,
 		evbuffer_add_buffer(final, out);
 		evbuffer_free(out);
 	}
+	save_made(f, &m);
 	msg_release(&m);
 	return 0;
 }
@@ -465,6 +625,8 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	memset(f, 0, sizeof(*f));
 	f->s = s;
 	f->plan = plan;
+	f->digest = digest_serves(plan);
+	plan_digests(f);
 	if (imap_seq_resolve(s, set, cmd->uid, cmd->pool, &f->ranges,
 	    &f->nranges, &error) == -1) {
 		imap_done(s, "BAD", "%s", error);

@@ -5,7 +5,9 @@
  * I/O (sequence number, UID, flags, keywords) plus, only when some key
  * needs it, RFC822.SIZE and the internal date (from the index) and the
  * message itself (mapped with CRLF by store_msg_map(), for header and
- * text keys). A message is mapped at most once and its MIME tree parsed
+ * text keys; only its header for header keys, and then the store's
+ * in-memory header digest (imap-hdigest.c) when every header key names a
+ * field the digest keeps). A message is mapped at most once and its MIME tree parsed
  * at most once, whatever the number of keys. When the program's top
  * level restricts sequence numbers or UIDs ("UID 1000:*"), only that
  * stretch of the view is looked at.
@@ -31,6 +33,7 @@
 
 #include <event2/buffer.h>
 
+#include "imap/imap-hdigest.h"
 #include "imap/imap-private.h"
 #include "imap/search.h"
 #include "lib/log.h"
@@ -43,13 +46,15 @@
 
 #define NEED_SIZE	0x1
 #define NEED_DATE	0x2
-#define NEED_CONTENT	0x4
+#define NEED_HEADER	0x4	/* the header section */
+#define NEED_CONTENT	0x8	/* the whole message */
 
 /* One SEARCH command, in its pool. */
 struct search {
 	struct imap_session	*s;
 	struct imap_search	*prog;
 	unsigned		 needs;
+	bool			 digest;	/* headers from the digests */
 	uint32_t		 seq;		/* next to look at */
 	uint32_t		 last;		/* 0: none */
 };
@@ -69,6 +74,7 @@ struct search_msg {
 };
 
 static unsigned	needs_of(const struct imap_search_key *k);
+static bool	digest_serves(const struct imap_search_key *k);
 static void	narrow(struct search *sr);
 static int	map_msg(struct search_msg *m);
 static bool	cb_keyword(void *ctx, const char *keyword);
@@ -108,9 +114,11 @@ needs_of(const struct imap_search_key *k)
 	case IMAP_SK_SENTON:
 	case IMAP_SK_SENTSINCE:
 		/* without a readable Date: the internal date counts */
-		n = NEED_DATE | NEED_CONTENT;
+		n = NEED_DATE | NEED_HEADER;
 		break;
 	case IMAP_SK_HEADER:
+		n = NEED_HEADER;
+		break;
 	case IMAP_SK_BODY:
 	case IMAP_SK_TEXT:
 		n = NEED_CONTENT;
@@ -121,6 +129,21 @@ needs_of(const struct imap_search_key *k)
 	for (i = 0; i < k->nkids; i++)
 		n |= needs_of(&k->kids[i]);
 	return n;
+}
+
+/* Whether every header key names a field the header digest keeps. */
+static bool
+digest_serves(const struct imap_search_key *k)
+{
+	size_t i;
+
+	if (k->op == IMAP_SK_HEADER &&
+	    !imap_hdigest_keeps(k->str, strlen(k->str)))
+		return false;
+	for (i = 0; i < k->nkids; i++)
+		if (!digest_serves(&k->kids[i]))
+			return false;
+	return true;
 }
 
 /* Only the messages that the top-level sequence sets and UID sets
@@ -159,11 +182,20 @@ narrow(struct search *sr)
 static int
 map_msg(struct search_msg *m)
 {
+	struct store_view *v = m->sr->s->view;
+
 	if (m->mapped)
 		return 0;
 	if (m->res != STORE_OK)
 		return -1;
-	m->res = store_msg_map(m->sr->s->view, m->seq, &m->d, &m->error);
+	/* header keys alone need not read the bodies */
+	if (m->sr->needs & NEED_CONTENT)
+		m->res = store_msg_map(v, m->seq, &m->d, &m->error);
+	else if (!m->sr->digest || !imap_hdigest_load(v, m->seq, &m->d)) {
+		m->res = store_msg_map_header(v, m->seq, &m->d, &m->error);
+		if (m->res == STORE_OK && m->sr->digest)
+			imap_hdigest_save(v, m->seq, &m->d);
+	}
 	if (m->res != STORE_OK)
 		return -1;
 	m->mapped = true;
@@ -364,7 +396,7 @@ search_run(struct search *sr)
 	int m;
 
 	while (sr->last != 0 && sr->seq <= sr->last) {
-		if ((sr->needs & NEED_CONTENT) &&
+		if ((sr->needs & (NEED_HEADER | NEED_CONTENT)) &&
 		    ++done % SEARCH_CHECK_EVERY == 0 &&
 		    now_ms() - start >= SEARCH_SLICE_MS) {
 			s->cmd_state = sr;
@@ -427,6 +459,7 @@ imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_search_prepare(sr->prog, count,
 	    count > 0 ? store_view_uid(v, count) : 0);
 	sr->needs = needs_of(&sr->prog->root);
+	sr->digest = digest_serves(&sr->prog->root);
 	narrow(sr);
 	evbuffer_add(imap_output(s), "* SEARCH", 8);
 	search_run(sr);

@@ -32,7 +32,7 @@ static const struct {
 	{ "INTERNALDATE",	IMAP_FETCH_INTERNALDATE, IMAP_FETCH_NEED_DATE },
 	{ "RFC822.SIZE",	IMAP_FETCH_RFC822_SIZE,	IMAP_FETCH_NEED_SIZE },
 	{ "ENVELOPE",		IMAP_FETCH_ENVELOPE,
-	  IMAP_FETCH_NEED_CONTENT | IMAP_FETCH_NEED_STRUCT },
+	  IMAP_FETCH_NEED_HEADER | IMAP_FETCH_NEED_STRUCT },
 	{ "BODY",		IMAP_FETCH_BODY,
 	  IMAP_FETCH_NEED_CONTENT | IMAP_FETCH_NEED_MIME |
 	  IMAP_FETCH_NEED_STRUCT },
@@ -153,7 +153,12 @@ add_section(struct plan_ctx *c, const char *name,
 	it->origin = origin;
 	it->count = count;
 	it->peek = peek;
-	c->plan->needs |= IMAP_FETCH_NEED_CONTENT;
+	if (sec->nparts == 0 && (sec->text == IMAP_SECTION_HEADER ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT))
+		c->plan->needs |= IMAP_FETCH_NEED_HEADER;
+	else
+		c->plan->needs |= IMAP_FETCH_NEED_CONTENT;
 	if (sec->nparts > 0)
 		c->plan->needs |= IMAP_FETCH_NEED_MIME;
 	c->plan->sets_seen |= !peek;

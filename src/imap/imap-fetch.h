@@ -48,10 +48,13 @@ enum imap_fetch_kind {
 /* What a message must provide for the plan (imap_fetch_plan.needs). */
 #define IMAP_FETCH_NEED_SIZE	0x01	/* RFC822.SIZE */
 #define IMAP_FETCH_NEED_DATE	0x02	/* INTERNALDATE */
-#define IMAP_FETCH_NEED_CONTENT	0x04	/* the message's octets */
+#define IMAP_FETCH_NEED_CONTENT	0x04	/* the whole message's octets */
 #define IMAP_FETCH_NEED_MIME	0x08	/* its MIME tree */
 #define IMAP_FETCH_NEED_STRUCT	0x10	/* ENVELOPE, BODY[STRUCTURE]: output
 					   built in a bounded buffer */
+#define IMAP_FETCH_NEED_HEADER	0x20	/* the top-level header section
+					   (ENVELOPE, HEADER sections); the
+					   body is not read unless CONTENT */
 
 struct imap_fetch_item {
 	enum imap_fetch_kind	 kind;

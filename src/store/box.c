@@ -3,6 +3,12 @@
  * the arena of file names, the base-name hash tables and the change log
  * the views report from. Called by every other file of the store.
  *
+ * A box no view holds any more stays loaded, with its inotify watch, on
+ * an idle list of at most IDLE_BOXES_MAX boxes and IDLE_MSGS_MAX
+ * messages (least recently used first out): a client's next SELECT or
+ * STATUS of it costs a sync, not a load (stat, read postie-index, scan
+ * cur/ and new/). It is freed when it is evicted, or found replaced.
+ *
  * Memory per message is one struct smsg (40 octets) plus its file name in
  * the arena and a hash slot, whatever the number of sessions. Renamed
  * files leave garbage in the arena, compacted when it is over half. */
@@ -19,6 +25,8 @@
 
 #define REG_BUCKETS_MIN	64
 #define ARENA_MIN	4096
+#define IDLE_BOXES_MAX	64
+#define IDLE_MSGS_MAX	(512 * 1024)	/* about 20 MiB of struct smsg */
 
 struct registry {
 	struct box	**bucket;
@@ -28,11 +36,21 @@ struct registry {
 
 static struct registry reg;
 
+/* Boxes without holders, most recently used first. */
+static struct {
+	struct box	*head;
+	struct box	*tail;
+	unsigned	 n;
+	uint64_t	 msgs;
+} idle;
+
 static uint32_t	 hash_bytes(const char *s, size_t len);
 static struct box **reg_slot(const char *path);
 static void	 reg_add(struct box *b);
 static void	 reg_remove(struct box *b);
 static void	 box_free(struct box *b);
+static void	 idle_remove(struct box *b);
+static void	 idle_add(struct box *b);
 static uint32_t	 arena_add(struct box *b, const char *s, size_t len);
 static void	 arena_compact(struct box *b);
 static void	 tab_insert(struct nametab *t, uint32_t h, uint32_t idx);
@@ -123,6 +141,10 @@ box_lookup(const char *path, dev_t dev, ino_t ino)
 			return b;
 		b->gone = true;
 		reg_remove(b);
+		if (b->idle) {
+			idle_remove(b);
+			box_free(b);
+		}
 		return NULL;
 	}
 	return NULL;
@@ -151,6 +173,27 @@ box_new(const char *path, const char *name, const char *root,
 	return b;
 }
 
+/* The mailbox at path is gone (deleted): its directories' inode numbers
+ * may come back with a new one, so the box must not be found again. */
+void
+box_forget_path(const char *path)
+{
+	struct box *b;
+
+	if (reg.nbuckets == 0)
+		return;
+	for (b = *reg_slot(path); b != NULL; b = b->hnext)
+		if (strcmp(b->path, path) == 0)
+			break;
+	if (b == NULL)
+		return;
+	box_forget(b);
+	if (b->idle) {
+		idle_remove(b);
+		box_free(b);
+	}
+}
+
 void
 box_forget(struct box *b)
 {
@@ -169,6 +212,7 @@ box_free(struct box *b)
 	if (!b->gone)
 		reg_remove(b);
 	store_watch_remove(&b->pwatch);
+	box_digests_clear(b);
 	for (i = 0; i < STORE_KEYWORDS_MAX; i++)
 		free(b->kw[i]);
 	free(b->msgs);
@@ -185,6 +229,63 @@ box_free(struct box *b)
 	free(b);
 }
 
+static void
+idle_remove(struct box *b)
+{
+	ASSERT(b->idle);
+	if (b->idle_prev != NULL)
+		b->idle_prev->idle_next = b->idle_next;
+	else
+		idle.head = b->idle_next;
+	if (b->idle_next != NULL)
+		b->idle_next->idle_prev = b->idle_prev;
+	else
+		idle.tail = b->idle_prev;
+	b->idle_next = b->idle_prev = NULL;
+	b->idle = false;
+	idle.n--;
+	idle.msgs -= b->idle_msgs;
+}
+
+/* At the head; the least recently used go over the limits. */
+static void
+idle_add(struct box *b)
+{
+	struct box *old;
+
+	b->idle = true;
+	b->idle_prev = NULL;
+	b->idle_next = idle.head;
+	if (idle.head != NULL)
+		idle.head->idle_prev = b;
+	else
+		idle.tail = b;
+	idle.head = b;
+	idle.n++;
+	b->idle_msgs = b->nmsgs;
+	idle.msgs += b->idle_msgs;
+	while (idle.n > IDLE_BOXES_MAX || (idle.msgs > IDLE_MSGS_MAX &&
+	    idle.tail != NULL)) {
+		old = idle.tail;
+		idle_remove(old);
+		box_free(old);
+	}
+}
+
+struct box *
+box_idle_oldest(void)
+{
+	return idle.tail;
+}
+
+void
+box_hold(struct box *b)
+{
+	if (b->idle)
+		idle_remove(b);
+	b->refs++;
+}
+
 void
 box_put(struct box **bp)
 {
@@ -198,7 +299,21 @@ box_put(struct box **bp)
 		return;
 	if (b->index_dirty > 0 && !b->gone)
 		box_index_save(b);
-	box_free(b);
+	if (b->gone)
+		box_free(b);
+	else
+		idle_add(b);
+}
+
+void
+store_drop_idle(void)
+{
+	struct box *b;
+
+	while ((b = idle.tail) != NULL) {
+		idle_remove(b);
+		box_free(b);
+	}
 }
 
 /*

@@ -395,6 +395,7 @@ store_delete(struct store_user *u, const char *name, const char **error_r)
 		    errno_text(errno);
 		return errno == ENOENT ? STORE_NONEXISTENT : STORE_TEMPFAIL;
 	}
+	box_forget_path(path);
 	if (remove_tree(trash) == -1) {
 		/* Out of sight already; a later delete may finish it. */
 		*error_r = errno_text(errno);

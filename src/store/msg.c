@@ -21,6 +21,7 @@
 
 #define COUNT_BUF	(64 * 1024)
 #define MSG_READ_MAX	(1024 * 1024)	/* read; above: mmap */
+#define HEADER_READ_FIRST (16 * 1024)	/* of a header-only read */
 
 static int	 count_bare_lf(int fd, uint64_t *n_r);
 static uint32_t	 seq_index(struct store_view *v, uint32_t seq,
@@ -174,16 +175,125 @@ store_msg_date(struct store_view *v, uint32_t seq, time_t *date_r,
 	return STORE_OK;
 }
 
-enum store_result
-store_msg_map(struct store_view *v, uint32_t seq, struct store_msg_data *d,
-    const char **error_r)
+/* Where the header section of p[0..len) ends (after its empty line), or
+ * 0 when no empty line has been read yet. */
+static size_t
+header_end(const uint8_t *p, size_t len)
+{
+	const uint8_t *q;
+
+	if (len > 0 && p[0] == '\n')
+		return 1;
+	if (len > 1 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	for (q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++) {
+		if ((size_t)(q - p) + 1 < len && q[1] == '\n')
+			return (size_t)(q - p) + 2;
+		if ((size_t)(q - p) + 2 < len && q[1] == '\r' && q[2] == '\n')
+			return (size_t)(q - p) + 3;
+	}
+	return 0;
+}
+
+/* d->read_ holds the first octets of the file, up to and including the
+ * header's empty line (or the whole file); *len_r is how many. Reads
+ * HEADER_READ_FIRST octets, then twice as many, and so on. 0, or -1 when
+ * the header is longer than MSG_READ_MAX (the caller maps the whole). */
+static int
+read_header(int fd, size_t size, struct store_msg_data *d, size_t *len_r)
+{
+	size_t want = HEADER_READ_FIRST, have = 0, end;
+	ssize_t got;
+
+	for (;;) {
+		if (want > size)
+			want = size;
+		d->read_ = xreallocarray(d->read_, want, 1);
+		got = pread(fd, d->read_ + have, want - have, (off_t)have);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		have += (size_t)got;
+		if (have < want)
+			continue;
+		end = header_end(d->read_, have);
+		if (end != 0 || have == size) {
+			*len_r = end != 0 ? end : have;
+			return 0;
+		}
+		if (want >= MSG_READ_MAX)
+			return -1;
+		want *= 2;
+	}
+}
+
+/* p[0..len) with CRLF line ends into d; *lf_r counts the bare LFs. */
+static void
+set_crlf(struct store_msg_data *d, const uint8_t *p, size_t len,
+    uint64_t *lf_r)
+{
+	const uint8_t *q;
+	uint64_t lf = 0;
+	size_t k, o;
+
+	for (q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
+		if (q == p || q[-1] != '\r')
+			lf++;
+	*lf_r = lf;
+	if (lf == 0) {
+		d->data = p;
+		d->len = len;
+		return;
+	}
+	/* Bare LFs: a copy with CRLF, the octets IMAP sends. */
+	d->conv_ = xmalloc(len + lf);
+	for (k = 0, o = 0; k < len; k++) {
+		if (p[k] == '\n' && (k == 0 || p[k - 1] != '\r'))
+			d->conv_[o++] = '\r';
+		d->conv_[o++] = p[k];
+	}
+	d->data = d->conv_;
+	d->len = o;
+}
+
+/* The whole file into d: read when small, mapped when big. */
+static int
+load_whole(int fd, size_t len, struct store_msg_data *d,
+    const uint8_t **p_r, const char **error_r)
+{
+	/* Most messages are read: a page fault per 4 KiB and munmap's TLB
+	 * shootdowns cost more than the copy. Big ones are mapped. */
+	if (len <= MSG_READ_MAX) {
+		d->read_ = xreallocarray(d->read_, len, 1);
+		if (read_all(fd, d->read_, len) != (ssize_t)len) {
+			*error_r = "cannot read the message";
+			return -1;
+		}
+		*p_r = d->read_;
+		return 0;
+	}
+	d->map_ = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (d->map_ == MAP_FAILED) {
+		d->map_ = NULL;
+		*error_r = errno_text(errno);
+		return -1;
+	}
+	d->maplen_ = len;
+	*p_r = d->map_;
+	return 0;
+}
+
+static enum store_result
+msg_map(struct store_view *v, uint32_t seq, bool header_only,
+    struct store_msg_data *d, const char **error_r)
 {
 	struct box *b = v->box;
 	enum store_result res;
-	const uint8_t *p, *q;
+	const uint8_t *p;
 	struct stat st;
-	uint64_t lf = 0;
-	size_t k, o, len;
+	uint64_t lf;
+	size_t len;
 	uint32_t i;
 	int fd;
 
@@ -210,51 +320,41 @@ store_msg_map(struct store_view *v, uint32_t seq, struct store_msg_data *d,
 		b->msgs[i].vsize = 0;
 		return STORE_OK;
 	}
-	/* Most messages are read: a page fault per 4 KiB and munmap's TLB
-	 * shootdowns cost more than the copy. Big ones are mapped. */
 	len = (size_t)st.st_size;
-	if (len <= MSG_READ_MAX) {
-		d->read_ = xmalloc(len);
-		if (read_all(fd, d->read_, len) != (ssize_t)len) {
-			*error_r = "cannot read the message";
-			store_msg_release(d);
-			return STORE_TEMPFAIL;
-		}
-		p = d->read_;
+	if (header_only && read_header(fd, len, d, &len) == 0) {
+		set_crlf(d, d->read_, len, &lf);
+		d->header_only = len < (size_t)st.st_size;
+		if (d->header_only)
+			return STORE_OK;
 	} else {
-		d->map_ = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (d->map_ == MAP_FAILED) {
-			d->map_ = NULL;
-			*error_r = errno_text(errno);
+		free(d->read_);
+		d->read_ = NULL;
+		if (load_whole(fd, len, d, &p, error_r) == -1) {
 			store_msg_release(d);
 			return STORE_TEMPFAIL;
 		}
-		d->maplen_ = len;
-		p = d->map_;
+		set_crlf(d, p, len, &lf);
 	}
-	for (q = p; (q = memchr(q, '\n', len - (size_t)(q - p))) != NULL; q++)
-		if (q == p || q[-1] != '\r')
-			lf++;
 	if (b->msgs[i].vsize != len + lf) {
 		b->msgs[i].vsize = len + lf;
 		b->msgs[i].st &= ~SM_INDEXED;
 		b->index_dirty++;
 	}
-	if (lf == 0) {
-		d->data = p;
-		d->len = len;
-		return STORE_OK;
-	}
-	/* Bare LFs: a copy with CRLF, the octets IMAP sends. */
-	d->conv_ = xmalloc(len + lf);
-	for (k = 0, o = 0; k < len; k++) {
-		if (p[k] == '\n' && (k == 0 || p[k - 1] != '\r'))
-			d->conv_[o++] = '\r';
-		d->conv_[o++] = p[k];
-	}
-	d->data = d->conv_;
-	d->len = o;
 	return STORE_OK;
+}
+
+enum store_result
+store_msg_map(struct store_view *v, uint32_t seq, struct store_msg_data *d,
+    const char **error_r)
+{
+	return msg_map(v, seq, false, d, error_r);
+}
+
+enum store_result
+store_msg_map_header(struct store_view *v, uint32_t seq,
+    struct store_msg_data *d, const char **error_r)
+{
+	return msg_map(v, seq, true, d, error_r);
 }
 
 void

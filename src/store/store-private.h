@@ -77,6 +77,23 @@ struct stamp {
 	bool		 valid;
 };
 
+/* digest.c: per-message digests of one box. */
+struct digest_slot {
+	uint32_t	 uid;		/* 0: empty */
+	uint8_t		 kind;
+	uint32_t	 len;
+	size_t		 off;		/* in arena */
+};
+
+struct box_digests {
+	struct digest_slot *slot;
+	uint32_t	 nslots;	/* a power of 2 */
+	uint32_t	 n;
+	char		*arena;
+	size_t		 used;
+	size_t		 cap;
+};
+
 struct box {
 	struct box	*hnext;		/* registry hash chain */
 	char		*path;		/* the mailbox directory */
@@ -149,6 +166,14 @@ struct box {
 
 	bool		 gone;		/* deleted, renamed or reset */
 	bool		 in_sync;
+
+	struct box_digests digests;
+
+	/* Held by nothing, kept loaded for the next SELECT or STATUS. */
+	struct box	*idle_next;
+	struct box	*idle_prev;
+	uint32_t	 idle_msgs;	/* nmsgs when it became idle */
+	bool		 idle;
 };
 
 struct store_user {
@@ -177,6 +202,9 @@ struct store_view {
 	struct store_watch *watch;
 };
 
+/* digest.c */
+void		 box_digests_clear(struct box *b);
+
 /* store.c */
 enum store_result box_get(const struct store_user *u, const char *canon,
 		    unsigned sync_flags, struct box **box_r,
@@ -187,6 +215,9 @@ struct box	*box_lookup(const char *path, dev_t dev, ino_t ino);
 struct box	*box_new(const char *path, const char *name, const char *root,
 		    const char *hostname, dev_t dev, ino_t ino);
 void		 box_forget(struct box *b);
+void		 box_forget_path(const char *path);
+void		 box_hold(struct box *b);
+struct box	*box_idle_oldest(void);
 void		 box_put(struct box **bp);
 const char	*box_name_of(const struct box *b, const struct smsg *m);
 size_t		 box_base_len(const char *name, size_t len);

@@ -85,7 +85,7 @@ box_get(const struct store_user *u, const char *canon, unsigned flags,
 		return STORE_TEMPFAIL;
 	}
 	if ((b = box_lookup(path, st.st_dev, st.st_ino)) != NULL) {
-		b->refs++;
+		box_hold(b);
 		if ((res = box_sync(b, flags, error_r)) != STORE_OK) {
 			box_put(&b);
 			return res == STORE_RESET ? STORE_NONEXISTENT : res;

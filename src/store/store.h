@@ -161,6 +161,9 @@ struct store_range {
  * names (NULL: gethostname()). Copies both; allocates nothing else. */
 struct store_user *store_user_new(const char *root, const char *hostname);
 void		 store_user_free(struct store_user **up);
+/* Free the mailboxes the process keeps loaded though nothing holds
+ * them: the next open loads from the files, as a new process would. */
+void		 store_drop_idle(void);
 const char	*store_user_root(const struct store_user *u);
 
 /* At login: creates the root with cur/ new/ tmp/ if missing and, the first
@@ -361,7 +364,8 @@ enum store_result store_msg_date(struct store_view *v, uint32_t seq,
  * meanwhile. */
 struct store_msg_data {
 	const uint8_t	*data;
-	size_t		 len;		/* == RFC822.SIZE */
+	size_t		 len;		/* == RFC822.SIZE unless header_only */
+	bool		 header_only;	/* data is the header section only */
 	int		 fd;
 	uint64_t	 raw_size;	/* octets in the file */
 	void		*map_;		/* private */
@@ -373,7 +377,32 @@ struct store_msg_data {
 enum store_result store_msg_map(struct store_view *v, uint32_t seq,
 		    struct store_msg_data *d, const char **error_r)
 		    __attribute__((warn_unused_result));
+/* The same for the header section only (through its empty line), read
+ * without the body: for ENVELOPE, HEADER sections and header SEARCH
+ * keys. header_only is false when the data is the whole message (no
+ * body, or a header too long to read apart). */
+enum store_result store_msg_map_header(struct store_view *v, uint32_t seq,
+		    struct store_msg_data *d, const char **error_r)
+		    __attribute__((warn_unused_result));
 void		 store_msg_release(struct store_msg_data *d);
+
+/*
+ * Digests: small summaries of a message that the layer above makes from
+ * its content (IMAP: the header fields clients ask for most, BODY and
+ * BODYSTRUCTURE), up to STORE_DIGEST_KINDS per message, kept in memory by
+ * the store per mailbox and UID and shared by the sessions of the
+ * process. A message's content never changes, so neither do its digests;
+ * the store may drop them at any time (memory), and then the caller
+ * makes them again. store_msg_digest's pointer is valid until the next
+ * store_msg_set_digest() or sync. Digests over STORE_DIGEST_MAX octets
+ * are not kept.
+ */
+#define STORE_DIGEST_MAX	(8 * 1024)
+#define STORE_DIGEST_KINDS	4	/* kinds 0..3, the caller's to name */
+bool		 store_msg_digest(struct store_view *v, uint32_t seq,
+		    unsigned kind, const char **data_r, size_t *len_r);
+void		 store_msg_set_digest(struct store_view *v, uint32_t seq,
+		    unsigned kind, const char *data, size_t len);
 
 /*
  * Changes. A file renamed or expunged by another process meanwhile is

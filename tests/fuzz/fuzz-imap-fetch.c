@@ -7,8 +7,9 @@
  * only from a non-peek section, at most IMAP_FETCH_ITEMS_MAX items) and
  * run the way FETCH runs it against two fixed messages: each section is
  * cut from the message with the MIME tree, and a top-level one also with
- * the header/body split FETCH uses without a tree, which must give the
- * same octets. */
+ * the header/body split FETCH uses without a tree, and a header section
+ * also from the header alone (what FETCH reads for it), which must give
+ * the same octets. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +45,8 @@ check_plan(const struct imap_fetch_plan *p, struct pool *pool)
 	const struct imap_fetch_item *it;
 	struct imap_section_data a, b;
 	const struct mime_part *root;
-	struct mime_part top;
+	struct mime_part top, htop;
+	bool hdr_only;
 	const char *msg;
 	bool seen = false;
 	size_t i, k, len;
@@ -67,7 +69,12 @@ check_plan(const struct imap_fetch_plan *p, struct pool *pool)
 			if (it->kind != IMAP_FETCH_SECTION)
 				continue;
 			seen |= !it->peek;
-			if (!(p->needs & IMAP_FETCH_NEED_CONTENT) ||
+			hdr_only = it->sec.nparts == 0 &&
+			    (it->sec.text == IMAP_SECTION_HEADER ||
+			    it->sec.text == IMAP_SECTION_HEADER_FIELDS ||
+			    it->sec.text == IMAP_SECTION_HEADER_FIELDS_NOT);
+			if (!(p->needs & (hdr_only ? IMAP_FETCH_NEED_HEADER :
+			    IMAP_FETCH_NEED_CONTENT)) ||
 			    (it->sec.nparts > 0 &&
 			    !(p->needs & IMAP_FETCH_NEED_MIME)))
 				abort();
@@ -81,6 +88,17 @@ check_plan(const struct imap_fetch_plan *p, struct pool *pool)
 				continue;
 			imap_section_fetch(pool, msg, len, &top, &it->sec,
 			    it->origin, it->count, &b);
+			if (a.len != b.len || a.off != b.off ||
+			    memcmp(a.data, b.data, a.len) != 0)
+				abort();
+			if (!hdr_only)
+				continue;
+			/* what FETCH does with only the header read */
+			memset(&htop, 0, sizeof(htop));
+			htop.hdr_len = top.hdr_len;
+			htop.body_off = top.hdr_len;
+			imap_section_fetch(pool, msg, top.hdr_len, &htop,
+			    &it->sec, it->origin, it->count, &b);
 			if (a.len != b.len || a.off != b.off ||
 			    memcmp(a.data, b.data, a.len) != 0)
 				abort();

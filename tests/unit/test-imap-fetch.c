@@ -24,6 +24,7 @@
 #define SZ	IMAP_FETCH_NEED_SIZE
 #define DT	IMAP_FETCH_NEED_DATE
 #define CT	IMAP_FETCH_NEED_CONTENT
+#define HD	IMAP_FETCH_NEED_HEADER
 #define MM	IMAP_FETCH_NEED_MIME
 #define ST	IMAP_FETCH_NEED_STRUCT
 
@@ -49,27 +50,27 @@ static const struct plan_case cases[] = {
 	  SZ | DT, false, NULL },
 	/* macros */
 	{ "ALL", false, "FLAGS|INTERNALDATE|RFC822.SIZE|ENVELOPE",
-	  SZ | DT | CT | ST, false, NULL },
+	  SZ | DT | HD | ST, false, NULL },
 	{ "fast", false, "FLAGS|INTERNALDATE|RFC822.SIZE", SZ | DT, false,
 	  NULL },
 	{ "Full", true, "UID|FLAGS|INTERNALDATE|RFC822.SIZE|ENVELOPE|BODY",
-	  SZ | DT | CT | MM | ST, false, NULL },
+	  SZ | DT | HD | CT | MM | ST, false, NULL },
 	{ "(ALL)", false, NULL, 0, false, "Invalid FETCH item" },
 	{ "(FLAGS FAST)", false, NULL, 0, false, "Invalid FETCH item" },
 	/* structures */
-	{ "ENVELOPE", false, "ENVELOPE", CT | ST, false, NULL },
+	{ "ENVELOPE", false, "ENVELOPE", HD | ST, false, NULL },
 	{ "BODY", false, "BODY", CT | MM | ST, false, NULL },
 	{ "BODYSTRUCTURE", false, "BODYSTRUCTURE", CT | MM | ST, false,
 	  NULL },
 	/* sections */
 	{ "BODY[]", false, "BODY[]", CT, true, NULL },
 	{ "BODY.PEEK[]", false, "BODY[]", CT, false, NULL },
-	{ "body.peek[header]", false, "BODY[HEADER]", CT, false, NULL },
+	{ "body.peek[header]", false, "BODY[HEADER]", HD, false, NULL },
 	{ "BODY[text]", false, "BODY[TEXT]", CT, true, NULL },
 	{ "BODY.PEEK[HEADER.FIELDS (From \"To\" x-Y)]<0.100>", false,
-	  "BODY[HEADER.FIELDS (FROM TO X-Y)]<0>", CT, false, NULL },
+	  "BODY[HEADER.FIELDS (FROM TO X-Y)]<0>", HD, false, NULL },
 	{ "BODY.PEEK[header.fields.not (Subject)]", false,
-	  "BODY[HEADER.FIELDS.NOT (SUBJECT)]", CT, false, NULL },
+	  "BODY[HEADER.FIELDS.NOT (SUBJECT)]", HD, false, NULL },
 	{ "BODY[1]", false, "BODY[1]", CT | MM, true, NULL },
 	{ "BODY.PEEK[1.2.mime]", false, "BODY[1.2.MIME]", CT | MM, false,
 	  NULL },
@@ -79,19 +80,21 @@ static const struct plan_case cases[] = {
 	  false, NULL },
 	{ "BODY.PEEK[]<4294967295.4294967295>", false,
 	  "BODY[]<4294967295>", CT, false, NULL },
+	{ "(ENVELOPE BODY.PEEK[])", false, "ENVELOPE|BODY[]", HD | CT | ST,
+	  false, NULL },
 	/* RFC822 forms keep their names */
 	{ "RFC822", false, "RFC822", CT, true, NULL },
-	{ "RFC822.HEADER", false, "RFC822.HEADER", CT, false, NULL },
+	{ "RFC822.HEADER", false, "RFC822.HEADER", HD, false, NULL },
 	{ "rfc822.text", false, "RFC822.TEXT", CT, true, NULL },
 	{ "(RFC822.SIZE RFC822.HEADER)", false,
-	  "RFC822.SIZE|RFC822.HEADER", SZ | CT, false, NULL },
+	  "RFC822.SIZE|RFC822.HEADER", SZ | HD, false, NULL },
 	/* the same section twice: once, \Seen if either sets it */
 	{ "(BODY.PEEK[TEXT] BODY[TEXT])", false, "BODY[TEXT]", CT, true,
 	  NULL },
 	{ "(BODY[1] BODY.PEEK[1] BODY[1]<0.5>)", false,
 	  "BODY[1]|BODY[1]<0>", CT | MM, true, NULL },
 	{ "(BODY.PEEK[HEADER.FIELDS (a)] BODY.PEEK[HEADER.FIELDS (A)])",
-	  false, "BODY[HEADER.FIELDS (A)]", CT, false, NULL },
+	  false, "BODY[HEADER.FIELDS (A)]", HD, false, NULL },
 	/* errors */
 	{ "NOT-AN-ITEM", false, NULL, 0, false, "Invalid FETCH item" },
 	{ "()", false, NULL, 0, false, "Empty FETCH item list" },

@@ -141,6 +141,157 @@ test_lf_only_file_reports_crlf_size(void **state)
 	store_user_free(&u);
 }
 
+/* The header alone, as IMAP would send it; *only_r: the body was left
+ * unread. */
+static char *
+header_of(struct store_view *v, uint32_t seq, bool *only_r)
+{
+	struct store_msg_data d;
+	const char *error = NULL;
+	char *s;
+
+	assert_int_equal(store_msg_map_header(v, seq, &d, &error), STORE_OK);
+	s = xstrndup((const char *)d.data, d.len);
+	*only_r = d.header_only;
+	store_msg_release(&d);
+	return s;
+}
+
+static void
+test_header_is_read_without_the_body(void **state)
+{
+	struct store_user *u;
+	struct store_view *v;
+	const char *error = NULL;
+	size_t big_len = 40 * 1024, i;
+	char *big, *c;
+	uint64_t size;
+	bool only;
+
+	(void)state;
+	u = user();
+	v = open_view(u, "INBOX", false);
+	store_view_close(&v);
+	drop_file("cur", "1700000001.crlf.host:2,", "A: 1\r\nB: 2\r\n\r\nbody\r\n");
+	drop_file("cur", "1700000002.lf.host:2,", "A: 1\n\nbody\n\nmore\n");
+	drop_file("cur", "1700000003.nobody.host:2,", "A: 1\r\nB: 2\r\n");
+	drop_file("cur", "1700000004.empty.host:2,", "\r\nonly body\r\n");
+	/* a header longer than the first read, its empty line beyond it */
+	big = xmalloc(big_len + 32);
+	for (i = 0; i + 1 < big_len; i += 10)
+		memcpy(big + i, "X: 123456\n", 10);
+	strcpy(big + i, "\nthe body\n");
+	drop_file("cur", "1700000005.big.host:2,", big);
+	v = open_view(u, "INBOX", false);
+
+	c = header_of(v, 1, &only);
+	assert_string_equal(c, "A: 1\r\nB: 2\r\n\r\n");
+	assert_true(only);
+	free(c);
+	c = header_of(v, 2, &only);
+	assert_string_equal(c, "A: 1\r\n\r\n");
+	assert_true(only);
+	free(c);
+	c = header_of(v, 3, &only);	/* no body: the whole message */
+	assert_string_equal(c, "A: 1\r\nB: 2\r\n");
+	assert_false(only);
+	free(c);
+	c = header_of(v, 4, &only);
+	assert_string_equal(c, "\r\n");
+	assert_true(only);
+	free(c);
+	c = header_of(v, 5, &only);
+	assert_true(only);
+	assert_int_equal(strlen(c), (i / 10) * 11 + 2);
+	assert_string_equal(c + strlen(c) - 13, "X: 123456\r\n\r\n");
+	free(c);
+	/* a header-only read does not change RFC822.SIZE */
+	assert_int_equal(store_msg_size(v, 2, &size, &error), STORE_OK);
+	assert_int_equal(size, 22);
+	free(big);
+	store_view_close(&v);
+	store_user_free(&u);
+}
+
+static void
+test_digests_are_kept_per_message_and_kind(void **state)
+{
+	struct store_user *u;
+	struct store_view *v, *v2;
+	const char *data;
+	char big[STORE_DIGEST_MAX + 1];
+	size_t len;
+
+	(void)state;
+	deliver("Subject: a\r\n\r\n");
+	deliver("Subject: b\r\n\r\n");
+	u = user();
+	v = open_view(u, "INBOX", false);
+	assert_false(store_msg_digest(v, 1, 0, &data, &len));
+	store_msg_set_digest(v, 1, 0, "one", 3);
+	store_msg_set_digest(v, 1, 2, "one-2", 5);
+	store_msg_set_digest(v, 2, 0, "two", 3);
+	store_msg_set_digest(v, 1, 0, "other", 5);	/* kept: the first */
+	memset(big, 'x', sizeof(big));
+	store_msg_set_digest(v, 2, 1, big, sizeof(big));	/* too big */
+	store_msg_set_digest(v, 2, STORE_DIGEST_KINDS, "k", 1); /* no kind */
+	assert_true(store_msg_digest(v, 1, 0, &data, &len));
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "one", 3);
+	assert_true(store_msg_digest(v, 1, 2, &data, &len));
+	assert_memory_equal(data, "one-2", 5);
+	assert_true(store_msg_digest(v, 2, 0, &data, &len));
+	assert_memory_equal(data, "two", 3);
+	assert_false(store_msg_digest(v, 2, 1, &data, &len));
+	assert_false(store_msg_digest(v, 1, 1, &data, &len));
+	assert_false(store_msg_digest(v, 3, 0, &data, &len));
+	/* shared by the views of the process, kept while the mailbox is */
+	v2 = open_view(u, "INBOX", true);
+	assert_true(store_msg_digest(v2, 2, 0, &data, &len));
+	store_view_close(&v);
+	store_view_close(&v2);
+	v = open_view(u, "INBOX", false);
+	assert_true(store_msg_digest(v, 1, 0, &data, &len));
+	store_view_close(&v);
+	/* a new process starts without */
+	store_drop_idle();
+	v = open_view(u, "INBOX", false);
+	assert_false(store_msg_digest(v, 1, 0, &data, &len));
+	store_view_close(&v);
+	store_user_free(&u);
+}
+
+static void
+test_many_digests_survive_table_growth(void **state)
+{
+	struct store_user *u;
+	struct store_view *v;
+	const char *data;
+	char text[64];
+	uint32_t i, n = 300;
+	size_t len;
+	int k;
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		deliver("Subject: m\r\n\r\n");
+	u = user();
+	v = open_view(u, "INBOX", false);
+	for (i = 1; i <= n; i++) {
+		k = snprintf(text, sizeof(text), "digest of %u", i);
+		store_msg_set_digest(v, i, i % 3, text, (size_t)k);
+	}
+	for (i = 1; i <= n; i++) {
+		k = snprintf(text, sizeof(text), "digest of %u", i);
+		assert_true(store_msg_digest(v, i, i % 3, &data, &len));
+		assert_int_equal(len, (size_t)k);
+		assert_memory_equal(data, text, len);
+		assert_false(store_msg_digest(v, i, (i + 1) % 3, &data, &len));
+	}
+	store_view_close(&v);
+	store_user_free(&u);
+}
+
 static void
 test_lost_index_keeps_uids_lost_uidlist_changes_uidvalidity(void **state)
 {
@@ -164,9 +315,11 @@ test_lost_index_keeps_uids_lost_uidlist_changes_uidvalidity(void **state)
 	assert_int_equal(store_view_uid(v, 3), uid3);
 	store_view_close(&v);
 	assert_int_equal(uidvalidity_of(u, "INBOX"), uv);
-	/* Without the uidlist, UIDs cannot be trusted: new UIDVALIDITY. */
+	/* Without the uidlist, UIDs cannot be trusted: new UIDVALIDITY
+	 * (in a process that had not loaded the mailbox). */
 	snprintf(path, sizeof(path), "%s/dovecot-uidlist", mdir);
 	assert_int_equal(unlink(path), 0);
+	store_drop_idle();
 	v = open_view(u, "INBOX", false);
 	assert_int_equal(store_view_count(v), 3);
 	assert_int_equal(store_view_uid(v, 1), 1);
@@ -873,6 +1026,8 @@ test_two_processes_never_share_a_uid(void **state)
  * IDLE.
  */
 
+static bool with_inotify = true;	/* the first run of the tests */
+
 static void
 on_watch(void *arg)
 {
@@ -928,7 +1083,14 @@ test_watch_fires_on_delivery(void **state)
 	assert_int_equal(store_watch_dirs(), 1);
 	store_view_close(&v);
 	store_view_close(&v2);
-	/* The last view gone, the mailbox leaves memory and inotify. */
+	/* The last view gone, the mailbox stays loaded (and watched, with
+	 * inotify) for the next SELECT, until the process lets its idle
+	 * mailboxes go. */
+	assert_int_equal(store_watch_dirs(), with_inotify ? 1 : 0);
+	v = open_view(u, "INBOX", false);
+	assert_int_equal(store_view_count(v), 1);
+	store_view_close(&v);
+	store_drop_idle();
 	assert_int_equal(store_watch_dirs(), 0);
 	store_user_free(&u);
 	event_base_free(base);
@@ -982,6 +1144,7 @@ test_watch_follows_a_renamed_folder(void **state)
 	store_view_close(&va);
 	store_view_close(&vb);
 	store_view_close(&vg);
+	store_drop_idle();
 	assert_int_equal(store_watch_dirs(), 0);
 	store_user_free(&u);
 	event_base_free(base);
@@ -997,6 +1160,12 @@ main(void)
 		    test_files_dropped_into_new_are_picked_up),
 		T("lf only file reports crlf size",
 		    test_lf_only_file_reports_crlf_size),
+		T("header is read without the body",
+		    test_header_is_read_without_the_body),
+		T("digests are kept per message and kind",
+		    test_digests_are_kept_per_message_and_kind),
+		T("many digests survive table growth",
+		    test_many_digests_survive_table_growth),
 		T("lost index keeps uids, lost uidlist changes uidvalidity",
 		    test_lost_index_keeps_uids_lost_uidlist_changes_uidvalidity),
 		T("uidlist lost while loaded is rewritten with same uids",
@@ -1036,6 +1205,7 @@ main(void)
 	failed = cmocka_run_group_tests_name("with inotify", tests, NULL, NULL);
 	/* Again as on a system without inotify: stamps only. */
 	store_watch_enable_polling(0);
+	with_inotify = false;
 	failed += cmocka_run_group_tests_name("without inotify", tests, NULL,
 	    NULL);
 	return failed;

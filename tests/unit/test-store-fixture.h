@@ -61,6 +61,7 @@ static UNUSED int
 teardown(void **state)
 {
 	(void)state;
+	store_drop_idle();	/* mailboxes the process kept loaded */
 	return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
