@@ -63,6 +63,7 @@
 #include "imap/parse.h"
 #include "lib/conf.h"
 #include "store/store.h"
+#include "worker/worker.h"
 
 struct bufferevent;
 struct evbuffer;
@@ -70,7 +71,6 @@ struct event;
 struct imap_append;
 struct imap_command;
 struct pool;
-struct worker;
 
 #define IMAP_INPUT_HIGHWAT	(128 * 1024)	/* read stops above this */
 #define IMAP_OUTPUT_HIGHWAT	(256 * 1024)	/* imap_output_full() */
@@ -115,6 +115,7 @@ struct imap_stats {
 struct imap_session {
 	uint64_t		 id;		/* first field of log lines */
 	struct worker		*w;		/* borrowed */
+	struct worker_conn	 wc;		/* told when the worker stops */
 	const struct listener	*l;		/* borrowed from the master */
 	const struct config	*cfg;		/* borrowed from the worker */
 	struct pool		*pool;		/* the connection's: parent of
@@ -132,6 +133,8 @@ struct imap_session {
 	bool			 implicit_tls;	/* imaps */
 	bool			 counted;	/* in the peer table */
 	bool			 closing;	/* flush the output, then free */
+	bool			 shutdown;	/* the worker stops: BYE after
+						   the running command */
 	bool			 dead;		/* the connection is gone */
 	bool			 in_input;	/* process_input() on the stack */
 	time_t			 close_deadline;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ struct imap_detached {
 static uint64_t	new_session_id(void);
 static bool	peer_loopback(const struct sockaddr *sa);
 static void	setup_bev(struct imap_session *s);
+static void	on_worker_stop(struct worker_conn *c);
 static void	process_input(struct imap_session *s);
 static bool	feed(struct imap_session *s, struct evbuffer *in);
 static bool	take_line(struct imap_session *s, struct evbuffer *in,
@@ -153,6 +155,7 @@ imap_accept(struct worker *w, const struct listener *l, int fd,
 		worker_conn_closed(w);
 		return;
 	}
+	worker_conn_track(w, &s->wc, on_worker_stop);
 	imap_limits_preauth(&limits);
 	s->parser = imap_parser_new(s->pool, &limits);
 	s->free_ev = event_new(w->base, -1, 0, on_free_later, s);
@@ -172,6 +175,22 @@ imap_accept(struct worker *w, const struct listener *l, int fd,
 	s->counted = true;
 	imap_untagged(s, "OK [CAPABILITY %s] postie ready",
 	    imap_capabilities(s));
+}
+
+/* The worker stops. A session between commands, in IDLE or in an
+ * AUTHENTICATE exchange ends now with BYE; one running a command, after
+ * its tagged reply (imap_done). */
+static void
+on_worker_stop(struct worker_conn *c)
+{
+	struct imap_session *s = (struct imap_session *)(void *)
+	    ((char *)c - offsetof(struct imap_session, wc));
+
+	s->shutdown = true;
+	if (s->cmd == NULL || s->idling || s->auth_step != IMAP_AUTH_NONE) {
+		s->reason = "shutdown";
+		imap_bye(s, "Server shutting down");
+	}
 }
 
 /* Callbacks, watermarks and timeouts of a new bufferevent (at accept and
@@ -327,6 +346,10 @@ imap_done(struct imap_session *s, const char *status, const char *fmt, ...)
 	if (s->state == IMAP_LOGOUT && !s->closing) {
 		s->reason = "logout";
 		imap_close(s);
+	}
+	if (s->shutdown && !s->closing) {
+		s->reason = "shutdown";
+		imap_bye(s, "Server shutting down");
 	}
 	/* A command that finished later (offload, delay, IDLE) lets the
 	 * session read again; inside process_input() the loop goes on. */
@@ -750,6 +773,7 @@ session_free(struct imap_session *s)
 	    (unsigned long long)s->stats.in,
 	    (unsigned long long)s->stats.out, s->stats.appended,
 	    s->stats.expunged, s->errors);
+	worker_conn_untrack(s->w, &s->wc);
 	leave_peertab(s);
 	imap_append_free(s);
 	imap_idle_stop(s);

@@ -1,7 +1,8 @@
 /* worker: the protocol worker process (see worker.h). It accepts on every
  * inherited listener and hands each connection to the protocol module of
- * the listener's service. On SIGTERM it stops accepting at once and exits
- * when its connections are gone, or after WORKER_DRAIN_SECS. */
+ * the listener's service. On SIGTERM it stops accepting at once, asks the
+ * tracked connections (IMAP sessions) to end, and exits when its
+ * connections are gone, or after WORKER_DRAIN_SECS. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -82,10 +83,40 @@ worker_conn_closed(struct worker *w)
 		event_base_loopexit(w->base, NULL);
 }
 
+void
+worker_conn_track(struct worker *w, struct worker_conn *c,
+    void (*stop)(struct worker_conn *c))
+{
+	c->stop = stop;
+	c->prev = NULL;
+	c->next = w->tracked;
+	if (w->tracked != NULL)
+		w->tracked->prev = c;
+	w->tracked = c;
+	if (w->stopping)
+		c->stop(c);
+}
+
+void
+worker_conn_untrack(struct worker *w, struct worker_conn *c)
+{
+	if (c->stop == NULL)
+		return;		/* never tracked */
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->tracked = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->stop = NULL;
+}
+
 static void
 on_sigterm(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct worker_conn *c, *next;
 	size_t i;
 
 	if (w->stopping)
@@ -93,6 +124,10 @@ on_sigterm(evutil_socket_t fd, short what, void *arg)
 	w->stopping = true;
 	for (i = 0; i < naccepts; i++)
 		event_del(accepts[i].ev);
+	for (c = w->tracked; c != NULL; c = next) {
+		next = c->next;
+		c->stop(c);
+	}
 	if (w->nconns == 0)
 		event_base_loopexit(w->base, NULL);
 	else
