@@ -642,6 +642,9 @@ service imap-hibernate {{
     mode = 0660
     group = $default_internal_group
   }}
+  # one process holds every hibernated session: the default 256 MB of
+  # address space is not enough for thousands
+  vsz_limit = 4G
 }}
 """
 
@@ -683,9 +686,14 @@ class Dovecot:
         os.chmod(os.path.join(self.dir, "sql.conf.ext"), 0o600)
         imap_extra = ""
         extra = ""
+        if imap_client_limit > 1:
+            # many sessions per imap process: the default vsz_limit (256 MB)
+            # ends them with "Out of memory" at a few hundred (Dovecot's
+            # documentation says to raise it with client_limit)
+            imap_extra += "  vsz_limit = 4G\n"
         if hibernate:
             # the imap process hands the session to imap-hibernate and back
-            imap_extra = "  unix_listener imap-master {\n    user = $default_internal_user\n  }\n"
+            imap_extra += "  unix_listener imap-master {\n    user = $default_internal_user\n  }\n"
             extra = HIBERNATE_CONF.format(timeout=hibernate)
         with open(self.conf, "w") as f:
             f.write(DOVECOT_CONF.format(peer_conf=PEER_DC_CONF, stamp=os.path.basename(self.dir)[-8:],
