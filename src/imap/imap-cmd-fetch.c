@@ -102,7 +102,6 @@ struct fetch_msg {
 	size_t			 made_len[STORE_DIGEST_KINDS];
 };
 
-static bool	digest_serves(const struct imap_fetch_plan *p);
 static void	plan_digests(struct fetch *f);
 static bool	structs_cached(struct fetch *f, uint32_t seq);
 static enum store_result msg_load_needs(struct fetch *f, struct fetch_msg *m,
@@ -146,45 +145,30 @@ content_ref_done(const void *data, size_t len, void *arg)
 	content_unref(arg);
 }
 
-/* Whether every item that reads the header can read the digest instead. */
-static bool
-digest_serves(const struct imap_fetch_plan *p)
-{
-	size_t i;
-
-	/* (then only BODY and BODYSTRUCTURE can need the whole message,
-	 * and it is read whole only when their digests are missing) */
-	if (!(p->needs & IMAP_FETCH_NEED_HEADER))
-		return false;
-	for (i = 0; i < p->n; i++)
-		if (p->items[i].kind == IMAP_FETCH_SECTION &&
-		    !imap_hdigest_serves_section(&p->items[i].sec))
-			return false;
-	return true;
-}
-
-/* Which BODY[STRUCTURE] digests the command wants, and whether they
- * can spare reading messages whole. */
+/* What the digests can spare this command: the header of every message
+ * (when every item that reads it can read the header digest instead),
+ * and reading messages whole (when only BODY and BODYSTRUCTURE need
+ * them, for a message with both digests at hand). */
 static void
 plan_digests(struct fetch *f)
 {
 	const struct imap_fetch_plan *p = f->plan;
-	const struct imap_section *sec;
-	bool whole = false;
+	const struct imap_fetch_item *it;
+	bool whole = false, headers = true;
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		sec = &p->items[i].sec;
-		if (p->items[i].kind == IMAP_FETCH_BODY)
+		it = &p->items[i];
+		if (it->kind == IMAP_FETCH_BODY)
 			f->want_body = true;
-		else if (p->items[i].kind == IMAP_FETCH_BODYSTRUCTURE)
+		else if (it->kind == IMAP_FETCH_BODYSTRUCTURE)
 			f->want_bs = true;
-		else if (p->items[i].kind == IMAP_FETCH_SECTION &&
-		    (sec->nparts > 0 || (sec->text != IMAP_SECTION_HEADER &&
-		    sec->text != IMAP_SECTION_HEADER_FIELDS &&
-		    sec->text != IMAP_SECTION_HEADER_FIELDS_NOT)))
-			whole = true;
+		else if (it->kind == IMAP_FETCH_SECTION) {
+			whole |= !imap_fetch_section_header_only(&it->sec);
+			headers &= imap_hdigest_serves_section(&it->sec);
+		}
 	}
+	f->digest = (p->needs & IMAP_FETCH_NEED_HEADER) && headers;
 	f->struct_digest = (f->want_body || f->want_bs) && !whole;
 }
 
@@ -625,7 +609,6 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd)
 	memset(f, 0, sizeof(*f));
 	f->s = s;
 	f->plan = plan;
-	f->digest = digest_serves(plan);
 	plan_digests(f);
 	if (imap_seq_resolve(s, set, cmd->uid, cmd->pool, &f->ranges,
 	    &f->nranges, &error) == -1) {

@@ -153,9 +153,7 @@ add_section(struct plan_ctx *c, const char *name,
 	it->origin = origin;
 	it->count = count;
 	it->peek = peek;
-	if (sec->nparts == 0 && (sec->text == IMAP_SECTION_HEADER ||
-	    sec->text == IMAP_SECTION_HEADER_FIELDS ||
-	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT))
+	if (imap_fetch_section_header_only(sec))
 		c->plan->needs |= IMAP_FETCH_NEED_HEADER;
 	else
 		c->plan->needs |= IMAP_FETCH_NEED_CONTENT;
@@ -163,6 +161,14 @@ add_section(struct plan_ctx *c, const char *name,
 		c->plan->needs |= IMAP_FETCH_NEED_MIME;
 	c->plan->sets_seen |= !peek;
 	return 0;
+}
+
+bool
+imap_fetch_section_header_only(const struct imap_section *sec)
+{
+	return sec->nparts == 0 && (sec->text == IMAP_SECTION_HEADER ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT);
 }
 
 static int

@@ -56,6 +56,12 @@ enum imap_fetch_kind {
 					   (ENVELOPE, HEADER sections); the
 					   body is not read unless CONTENT */
 
+struct imap_section;
+
+/* Whether sec is read from the top-level header alone (HEADER and
+ * HEADER.FIELDS (.NOT) without part numbers): NEED_HEADER, not CONTENT. */
+bool	imap_fetch_section_header_only(const struct imap_section *sec);
+
 struct imap_fetch_item {
 	enum imap_fetch_kind	 kind;
 	/* The name in the response: "FLAGS", "RFC822.HEADER",

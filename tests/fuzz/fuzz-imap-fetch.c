@@ -69,10 +69,7 @@ check_plan(const struct imap_fetch_plan *p, struct pool *pool)
 			if (it->kind != IMAP_FETCH_SECTION)
 				continue;
 			seen |= !it->peek;
-			hdr_only = it->sec.nparts == 0 &&
-			    (it->sec.text == IMAP_SECTION_HEADER ||
-			    it->sec.text == IMAP_SECTION_HEADER_FIELDS ||
-			    it->sec.text == IMAP_SECTION_HEADER_FIELDS_NOT);
+			hdr_only = imap_fetch_section_header_only(&it->sec);
 			if (!(p->needs & (hdr_only ? IMAP_FETCH_NEED_HEADER :
 			    IMAP_FETCH_NEED_CONTENT)) ||
 			    (it->sec.nparts > 0 &&
